@@ -1,0 +1,363 @@
+"""The triage conversation as pure functions over slot values (no Rasa import).
+
+`interpret` turns one patient message (plus the pending question) into slot
+updates; `next_question` picks what to ask next; `findings` turns the slots
+into policy findings for `bot.triage.assess`. The Rasa form validation action
+is a thin adapter around these three.
+
+Safety rules that hold throughout:
+- Findings only ever get worse within a conversation: a later message can
+  upgrade "no bleeding" to "bleeding", never the reverse (misreading a
+  correction can then over-triage, never under-triage).
+- "Not sure" is asked once more in simpler words, then counts as present.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction
+from bot.policy import Level
+from bot.triage import assess
+
+MAIN_QUESTIONS = ("bleeding", "fever", "swelling", "pus", "lymph_nodes")
+FOLLOW_UPS = (
+    "bleeding_stops_with_pressure", "feeling_faint", "temperature", "immune_weak",
+    "very_unwell", "days_since_procedure", "spreading_redness", "pain_uncontrolled",
+    "numbness",
+)
+YES_NO_FOLLOW_UPS = {
+    "bleeding_stops_with_pressure", "feeling_faint", "immune_weak", "very_unwell",
+    "spreading_redness", "pain_uncontrolled", "numbness",
+}
+# Slot values from mildest to worst; an update may only move right.
+SEVERITY = {
+    "bleeding": ["none", "bruising", "stopped", "minor", "continued", "heavy"],
+    "fever": ["none", "present"],
+    "swelling": ["none", "sore", "inflamed"],
+    "pus": ["none", "present"],
+    "lymph_nodes": ["none", "present"],
+    # For the pressure question "no, it doesn't stop" is the worse answer.
+    "bleeding_stops_with_pressure": ["yes", "no"],
+    **{slot: ["no", "yes"] for slot in YES_NO_FOLLOW_UPS - {"bleeding_stops_with_pressure"}},
+}
+# What a bare "no" / "yes" to each question means, as slot values.
+ANSWER_VALUES = {
+    "bleeding": ("none", "continued"),  # "yes, it's bleeding": assume it is ongoing
+    "fever": ("none", "present"),
+    "swelling": ("none", "inflamed"),
+    "pus": ("none", "present"),
+    "lymph_nodes": ("none", "present"),
+    **{slot: ("no", "yes") for slot in YES_NO_FOLLOW_UPS},
+}
+UNKNOWN_TEMPERATURE = "unknown"  # still unsure after the re-ask: treated as >= 38.0 °C
+UNKNOWN_DAYS = "unknown"  # still unsure: treated as more than 7 days
+# A second "not sure" counts as the concerning answer.
+STILL_UNSURE_VALUES = {
+    "temperature": UNKNOWN_TEMPERATURE,
+    "days_since_procedure": UNKNOWN_DAYS,
+    "bleeding_stops_with_pressure": "no",
+}
+FEVER_THRESHOLD_C = 38.0
+SORENESS_DAYS = 7
+
+SEPSIS_LABELS = ("CONFUSED", "VERY_DROWSY", "FAST_BREATHING", "MOTTLED", "VERY_PALE")
+RED_FLAG_FINDINGS = {
+    "BREATHING": "red_flag.breathing", "CHEST_PAIN": "red_flag.chest_pain",
+    "COLLAPSE": "red_flag.collapse", "UNCONSCIOUS": "red_flag.unconscious",
+    "SEIZURE": "red_flag.seizure", "FLOPPY": "red_flag.floppy",
+    "DESCRIBED": "red_flag.described",
+}
+
+Slots = dict[str, Any]
+
+
+# ---------------------------------------------------------------- interpreting
+def _worse(slot: str, old: Any, new: Any) -> bool:
+    if old is None:
+        return True
+    order = SEVERITY.get(slot)
+    if order is None or old not in order or new not in order:
+        return False
+    return order.index(new) > order.index(old)
+
+
+def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dict[str, str]:
+    """What the message itself says, per slot (present findings and clear negatives)."""
+    v: dict[str, str] = {}
+    present, absent = ex.labels(PRESENT), ex.labels(ABSENT)
+    bleeding_talk = (
+        requested in ("bleeding", "bleeding_stops_with_pressure")
+        or present & {"BLEED", "BLEED_CONTINUED", "BLEED_MINOR"}
+        or slots.get("bleeding") in ("minor", "continued")
+    )
+
+    # Bleeding, worst description wins.
+    if "BLEED_HEAVY" in present or ("HEAVY_FLOW" in present and bleeding_talk):
+        v["bleeding"] = "heavy"
+    elif "BLEED_CONTINUED" in present:
+        v["bleeding"] = "continued"
+    elif "BLEED_MINOR" in present:
+        v["bleeding"] = "stopped" if "BLEED_STOPPED" in present else "minor"
+    elif "BLEED_STOPPED" in present or "BLEED_STOPS_WITH_PRESSURE" in present:
+        v["bleeding"] = "stopped" if "BLEED_STOPPED" in present else "continued"
+    elif "BLEED" in present:
+        v["bleeding"] = "continued"
+    elif "BRUISE" in present:
+        v["bleeding"] = "bruising"
+    elif absent & {"BLEED", "BLEED_CONTINUED", "BLEED_MINOR", "BLEED_HEAVY"}:
+        v["bleeding"] = "none"
+    if "BLEED_STOPS_WITH_PRESSURE" in present:
+        v["bleeding_stops_with_pressure"] = "yes"
+
+    if "FAINT" in present or "COLLAPSE" in present:
+        v["feeling_faint"] = "yes"
+    elif "FAINT" in absent:
+        v["feeling_faint"] = "no"
+
+    # Fever: a measured temperature under 38.0 °C with no chills is not a fever.
+    measured_low = ex.temperature_c is not None and ex.temperature_c < FEVER_THRESHOLD_C
+    if present & {"CHILLS", "FEEL_HOT"}:
+        v["fever"] = "present"
+    elif "FEVER" in present and not measured_low:
+        v["fever"] = "present"
+    elif ex.temperature_c is not None and ex.temperature_c >= FEVER_THRESHOLD_C:
+        v["fever"] = "present"
+    elif (absent & {"FEVER", "CHILLS", "FEEL_HOT"} or ("FEVER" in present and measured_low)
+          or (requested == "fever" and measured_low)):
+        v["fever"] = "none"
+
+    if present & set(SEPSIS_LABELS):
+        v["very_unwell"] = "yes"
+    elif absent & set(SEPSIS_LABELS):
+        v["very_unwell"] = "no"
+    if "IMMUNE_WEAK" in present:
+        v["immune_weak"] = "yes"
+    elif "IMMUNE_WEAK" in absent:
+        v["immune_weak"] = "no"
+
+    # The site.
+    inflamed = {"SWELLING", "REDNESS", "WARMTH", "PAIN_WORSE", "SPREADING_REDNESS",
+                "PAIN_UNCONTROLLED"}
+    if present & inflamed:
+        v["swelling"] = "inflamed"
+    elif present & {"SORE", "IMMOBILE", "NUMB"}:
+        v["swelling"] = "sore"
+    elif absent & (inflamed | {"SORE"}):
+        v["swelling"] = "none"
+    for label, slot in (("SPREADING_REDNESS", "spreading_redness"),
+                        ("NUMB", "numbness")):
+        if label in present:
+            v[slot] = "yes"
+        elif label in absent:
+            v[slot] = "no"
+    if present & {"PAIN_UNCONTROLLED", "IMMOBILE"}:
+        v["pain_uncontrolled"] = "yes"
+    elif absent & {"PAIN_UNCONTROLLED", "IMMOBILE"}:
+        v["pain_uncontrolled"] = "no"
+
+    if "PUS" in present:
+        v["pus"] = "present"
+    elif "PUS" in absent:
+        v["pus"] = "none"
+    if "LYMPH" in present:
+        v["lymph_nodes"] = "present"
+    elif "LYMPH" in absent:
+        v["lymph_nodes"] = "none"
+    return v
+
+
+def _pending_status(ex: Extraction, slot: str) -> Optional[str]:
+    """How a message with no clear finding answers the pending question."""
+    if any(m.status == UNSURE and _label_slot(m.label) == slot for m in ex.mentions):
+        return UNSURE
+    return {"yes": PRESENT, "no": ABSENT, "unsure": UNSURE}.get(ex.answer or "")
+
+
+def _label_slot(label: str) -> Optional[str]:
+    from bot.vocabulary import TOPIC_OF_LABEL
+
+    return TOPIC_OF_LABEL.get(label)
+
+
+def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
+              unclear_means_unsure: bool = True) -> Slots:
+    """Slot updates for one patient message. Only ever worsens findings.
+
+    A reply that says nothing we can read counts as "not sure" (re-asked once,
+    then present), unless the caller knows it was about something else, such
+    as a question about results (`unclear_means_unsure=False`).
+    """
+    updates: Slots = {}
+
+    def put(slot: str, value: Any) -> None:
+        current = updates.get(slot, slots.get(slot))
+        if _worse(slot, current, value):
+            updates[slot] = value
+
+    said = _topic_values(ex, requested, slots)
+    for slot, value in said.items():
+        put(slot, value)
+
+    # Numbers: temperatures anywhere; a bare number answers the pending question.
+    if ex.temperature_c is not None:
+        _put_max(updates, slots, "temperature", ex.temperature_c)
+    if requested == "temperature" and ex.temperature_c is None and ex.number is not None:
+        value = ex.number if ex.number < 50 else round((ex.number - 32) * 5 / 9, 1)
+        if 33 <= value <= 44:
+            _put_max(updates, slots, "temperature", value)
+            if value >= FEVER_THRESHOLD_C:
+                put("fever", "present")
+    if ex.days is not None and (requested == "days_since_procedure" or said.get("swelling")):
+        _put_max(updates, slots, "days_since_procedure", ex.days)
+    elif requested == "days_since_procedure" and ex.number is not None:
+        _put_max(updates, slots, "days_since_procedure", ex.number)
+
+    for label in ex.red_flags - {"BLEED_HEAVY"}:
+        flags = list(slots.get("red_flags") or [])
+        if label not in flags:
+            updates["red_flags"] = flags + [label]
+    if ex.about_child and not slots.get("patient_is_child"):
+        updates["patient_is_child"] = True
+    if ex.about_someone_else and not slots.get("about_someone_else"):
+        updates["about_someone_else"] = True
+
+    if requested and slots.get(requested) is None and requested not in updates:
+        _answer_pending(ex, requested, slots, updates, put)
+        if not updates and unclear_means_unsure:
+            _answer_pending(Extraction(text=ex.text, answer="unsure"), requested, slots,
+                            updates, put)
+    if requested in updates and updates[requested] is not None and slots.get("reask") == requested:
+        updates["reask"] = None
+    return updates
+
+
+def _answer_pending(ex, requested, slots, updates, put) -> None:
+    status = _pending_status(ex, requested)
+    if requested in ("temperature", "days_since_procedure"):
+        # No number: "no", "haven't checked", "not sure" all mean not knowing it.
+        status = UNSURE if status is not None else None
+    if status is None:
+        return
+    if status == UNSURE:
+        if slots.get("reask") != requested:
+            updates["reask"] = requested
+            return
+        # Second "not sure": treat the finding as present, never as absent.
+        updates[requested] = STILL_UNSURE_VALUES.get(requested, ANSWER_VALUES.get(requested, (0, 0))[1])
+        updates["unsure_slots"] = list(slots.get("unsure_slots") or []) + [requested]
+        updates["reask"] = None
+        return
+    if_no, if_yes = ANSWER_VALUES[requested]
+    put(requested, if_yes if status == PRESENT else if_no)
+
+
+def _put_max(updates: Slots, slots: Slots, slot: str, value: float) -> None:
+    current = updates.get(slot, slots.get(slot))
+    if not isinstance(current, (int, float)) or value > current:
+        updates[slot] = value
+
+
+# ---------------------------------------------------------------- asking
+def _high_temperature(slots: Slots) -> bool:
+    t = slots.get("temperature")
+    return t == UNKNOWN_TEMPERATURE or (isinstance(t, (int, float)) and t >= FEVER_THRESHOLD_C)
+
+
+def _days_over_limit(slots: Slots) -> bool:
+    d = slots.get("days_since_procedure")
+    return d == UNKNOWN_DAYS or (isinstance(d, (int, float)) and d > SORENESS_DAYS)
+
+
+def questions(slots: Slots) -> list[str]:
+    """Every question this conversation needs, in asking order, given what is known."""
+    wanted = ["bleeding"]
+    if slots.get("bleeding") in ("minor", "continued"):
+        wanted.append("bleeding_stops_with_pressure")
+    if slots.get("bleeding") in ("stopped", "minor", "continued"):
+        wanted.append("feeling_faint")
+    wanted.append("fever")
+    if slots.get("fever") == "present":
+        wanted.append("temperature")
+        if slots.get("temperature") is None or _high_temperature(slots):
+            wanted.append("immune_weak")
+        wanted.append("very_unwell")
+    wanted.append("swelling")
+    if slots.get("swelling") == "sore":
+        wanted += ["days_since_procedure", "pain_uncontrolled"]
+    if slots.get("swelling") == "inflamed":
+        wanted += ["spreading_redness", "pain_uncontrolled", "numbness"]
+    wanted += ["pus", "lymph_nodes"]
+    return wanted
+
+
+def next_question(slots: Slots) -> Optional[str]:
+    """The next unanswered question, or None when triage can conclude.
+
+    An emergency ends the questions at once: nothing else can change the advice.
+    """
+    if assess(findings(slots)).level == Level.EMERGENCY:
+        return None
+    return next((q for q in questions(slots) if slots.get(q) is None), None)
+
+
+# ---------------------------------------------------------------- concluding
+def findings(slots: Slots) -> list[str]:
+    """Policy findings (rows of bot.policy.RULES) implied by the slots so far."""
+    out: list[str] = []
+    bleeding = slots.get("bleeding")
+    pressure = slots.get("bleeding_stops_with_pressure")
+    if bleeding == "none":
+        out.append("bleeding.none")
+    elif bleeding == "bruising":
+        out.append("bleeding.bruising")
+    elif bleeding == "heavy" or (bleeding in ("minor", "continued") and pressure == "no"):
+        out.append("bleeding.uncontrolled")
+    elif bleeding == "continued":
+        out.append("bleeding.continued")
+    elif bleeding in ("stopped", "minor"):
+        out.append("bleeding.minor_stopped")
+    if bleeding in ("stopped", "minor", "continued", "heavy") and slots.get("feeling_faint") == "yes":
+        out.append("bleeding.with_faintness")
+
+    fever = slots.get("fever")
+    if fever == "none":
+        out.append("fever.none")
+    elif fever == "present":
+        out.append("fever.present")
+        if slots.get("immune_weak") == "yes" and _high_temperature(slots):
+            out.append("fever.high_immunocompromised")
+    # Sepsis signs count unless a fever is ruled out (the safer reading).
+    if slots.get("very_unwell") == "yes" and fever != "none":
+        out.append("fever.very_unwell")
+
+    swelling = slots.get("swelling")
+    if swelling == "none":
+        out.append("site.none")
+    elif swelling == "sore":
+        out.append("site.soreness_over_7_days" if _days_over_limit(slots)
+                   else "site.soreness_easing")
+    elif swelling == "inflamed":
+        out.append("site.inflamed")
+        if _days_over_limit(slots):
+            out.append("site.soreness_over_7_days")
+    if slots.get("spreading_redness") == "yes":
+        out.append("site.redness_spreading")
+    if slots.get("pain_uncontrolled") == "yes":
+        out.append("site.severe_pain_or_immobile")
+    if slots.get("numbness") == "yes":
+        out.append("site.nerve_symptoms")
+
+    pus = slots.get("pus")
+    if pus:
+        out.append("discharge.present" if pus == "present" else "discharge.none")
+    lymph = slots.get("lymph_nodes")
+    if lymph:
+        out.append("lymph.swollen" if lymph == "present" else "lymph.none")
+
+    for label in slots.get("red_flags") or []:
+        out.append(RED_FLAG_FINDINGS[label])
+    return list(dict.fromkeys(out))
+
+
+def is_complete(slots: Slots) -> bool:
+    return next_question(slots) is None

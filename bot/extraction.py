@@ -1,0 +1,322 @@
+"""Symptom extraction: free text -> what the patient reports, with negation.
+
+Deterministic, rule-based, no model weights: spaCy's blank English tokenizer,
+an EntityRuler built from `bot.vocabulary`, and negspacy's NegEx run twice,
+once for negation ("no pus") and once for uncertainty ("not sure if ...").
+The red-flag safety net and the form's slot filling both use `extract`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
+
+import spacy
+from negspacy.negation import Negex
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from bot import vocabulary as vocab
+
+PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
+RED_FLAG_LABELS = frozenset(
+    {"BREATHING", "CHEST_PAIN", "COLLAPSE", "UNCONSCIOUS", "SEIZURE", "FLOPPY", "BLEED_HEAVY"}
+)
+# A message longer than this is cut before analysis: nobody describes a symptom
+# in more, and it bounds the work a pasted essay can cause. The full text is
+# still stored by Rasa.
+MAX_ANALYSED_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Mention:
+    label: str
+    status: str  # PRESENT | ABSENT | UNSURE
+    text: str
+
+
+@dataclass
+class Extraction:
+    text: str
+    mentions: list[Mention] = field(default_factory=list)
+    answer: Optional[str] = None  # a bare reply: "yes" | "no" | "unsure"
+    temperature_c: Optional[float] = None
+    temperature_said: bool = False  # a number that can only be a temperature
+    days: Optional[float] = None
+    number: Optional[float] = None  # a bare number, for follow-up questions
+    about_child: bool = False
+    about_someone_else: bool = False
+
+    def status(self, label: str) -> Optional[str]:
+        """Combined status of a label; any present mention wins (never under-triage)."""
+        found = {m.status for m in self.mentions if m.label == label}
+        for status in (PRESENT, UNSURE, ABSENT):
+            if status in found:
+                return status
+        return None
+
+    def present(self, *labels: str) -> bool:
+        return any(self.status(label) == PRESENT for label in labels)
+
+    def labels(self, status: str = PRESENT) -> set[str]:
+        return {m.label for m in self.mentions if self.status(m.label) == status}
+
+    @property
+    def red_flags(self) -> set[str]:
+        return self.labels(PRESENT) & RED_FLAG_LABELS
+
+
+# ---------------------------------------------------------------- normalising
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
+_WORD = re.compile(r"[a-z0-9][a-z0-9'/-]*")
+_CLAUSE_STARTERS = (
+    "it it's its i i'm i've he he's she she's they they're there there's but just only "
+    "the my his her their that this although though however not nothing thanks thank "
+    "all fine ok okay its all everything looks seems its's we"
+).split()
+_ANSWER_WORDS = {"nope", "nah", "yes", "yeah", "yep", "yup", "aye", "ok", "okay"}
+
+
+def normalise(text: str) -> str:
+    """Lower-case, fix typos and SMS-speak, and split a leading yes/no off its clause."""
+    text = text[:MAX_ANALYSED_CHARS].translate(_APOSTROPHES).lower()
+    text = re.sub(r"<[^>]{0,200}>", " ", text)  # markup is not symptom text
+    text = re.sub(r"(\d)\s*(?:°|º|deg(?:rees?)?\b)\s*", r"\1 degrees ", text)
+    text = _WORD.sub(lambda m: vocab.SPELLING.get(m.group(0), m.group(0)), text)
+    text = re.sub(r"\s+", " ", text).strip()
+    # "no its red" answers the question with "no", then reports redness; without
+    # the break NegEx would read it as "no ... red".
+    first, _, rest = text.partition(" ")
+    first_word = first.strip(",.!")
+    if rest and (
+        first_word in _ANSWER_WORDS
+        or (first_word == "no" and rest.split()[0] in _CLAUSE_STARTERS)
+    ):
+        text = f"{first_word}. {rest}"
+    return text
+
+
+# ---------------------------------------------------------------- the pipeline
+@Language.factory(
+    "patient_negex",
+    default_config={"neg_termset": vocab.NEGATION_TERMSET, "ent_types": [],
+                    "extension_name": "negex", "chunk_prefix": []},
+)
+class PatientNegex(Negex):
+    """NegEx that ignores cue words lying inside another symptom.
+
+    "soaked, only stopped when I pressed" must not read "stopped" (part of the
+    pressure phrase) as negating "soaked".
+    """
+
+    def process_negations(self, doc: Doc):
+        preceding, following, terminating = super().process_negations(doc)
+        inside = [(e.start, e.end) for e in doc.ents]
+
+        def free(match) -> bool:
+            _, start, end = match
+            return not any(s <= start and end <= e for s, e in inside)
+
+        return [m for m in preceding if free(m)], [m for m in following if free(m)], terminating
+
+    def negex(self, doc: Doc) -> Doc:
+        # A cue inside the entity itself ("can't breathe") must not negate it;
+        # NegEx already requires cue start < entity start, so that holds.
+        return super().negex(doc)
+
+
+def _entity_patterns() -> list[dict]:
+    patterns = []
+    for label, phrases in vocab.CONCEPTS.items():
+        for phrase in phrases:
+            for variant in vocab.expand(phrase):
+                patterns.append({"label": label, "pattern": variant})
+    return patterns
+
+
+@lru_cache(maxsize=1)
+def pipeline() -> Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler.add_patterns(_entity_patterns())
+    nlp.add_pipe("patient_negex", name="negation")
+    if not Span.has_extension("unsure"):
+        Span.set_extension("unsure", default=False)
+    nlp.add_pipe(
+        "patient_negex", name="uncertainty",
+        config={"neg_termset": vocab.UNSURE_TERMSET, "extension_name": "unsure"},
+    )
+    return nlp
+
+
+_LIST_JOINERS = {",", "or", "nor", "and/or", "/"}
+
+
+def _carry_negation_through_lists(doc: Doc) -> None:
+    """ "no swelling, redness or warmth": a comma list closed by "or" shares its negation.
+
+    Commas end NegEx's scope (so "no fever, pus coming out" keeps the pus);
+    only a list joined by "or"/"nor" carries the negation on.
+    """
+    ents = list(doc.ents)
+    i = 0
+    while i < len(ents):
+        j, joiners = i, set()
+        while j + 1 < len(ents):
+            gap = [t.text for t in doc[ents[j].end:ents[j + 1].start]]
+            if not gap or not set(gap) <= _LIST_JOINERS:
+                break
+            joiners.update(gap)
+            j += 1
+        if j > i and joiners & {"or", "nor"} and ents[i]._.negex:
+            for ent in ents[i:j + 1]:
+                ent._.negex = True
+        i = j + 1
+
+
+_SITE_WORDS = re.compile(
+    r"\b(site|area|wound|hip|hips|back|leg|skin|where|biopsy|around it|dressing|plaster|"
+    r"bandage|spot|bum|buttock|it's|it is|it feels|it looks)\b"
+)
+
+
+def _mentions(doc: Doc) -> list[Mention]:
+    mentions = []
+    for ent in doc.ents:
+        label = ent.label_
+        sentence = ent.sent.text
+        if label == "FEEL_HOT" and _SITE_WORDS.search(sentence):
+            label = "WARMTH"  # "her hip feels hot": the site, not a fever
+        if ent._.negex:
+            status = ABSENT
+        elif ent._.unsure:
+            status = UNSURE
+        else:
+            status = PRESENT
+        mentions.append(Mention(label, status, ent.text))
+    return mentions
+
+
+# ---------------------------------------------------------------- numbers
+_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "fourteen": 14, "couple of": 2, "a couple of": 2, "few": 3, "a few": 3,
+}
+_TEMP = re.compile(
+    r"(?<![\d.])(\d{2,3}(?:[.,]\d{1,2})?)\s*(degrees\s*)?"
+    r"(c|f|celsius|centigrade|fahrenheit|oc|of)?(?![a-z0-9])"
+)
+_TEMP_CONTEXT = re.compile(r"temperature|fever|thermometer|degrees|feverish|hot|reading|measured")
+_DURATION = re.compile(
+    r"\b(\d+(?:\.\d+)?|a couple of|couple of|a few|few|an?|one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|eleven|twelve|fourteen)\s*(?:and a half\s*)?"
+    r"(day|days|week|weeks|fortnight|fortnights)\b(\s+and a half)?"
+)
+_CHILD = re.compile(
+    r"\b(my|our|the) (son|daughter|child|kid|boy|girl|baby|toddler|little one|grandson|"
+    r"granddaughter|stepson|stepdaughter|teenager|teen|lad|lass|children|kids)\b|"
+    r"\b(he's|she's|he is|she is) (only |just )?\d{1,2}\b|\b\d{1,2}[ -]?(year|yr)s?[ -]old\b"
+)
+_SOMEONE_ELSE = re.compile(
+    r"\b(my|our) (husband|wife|partner|mum|mom|mother|dad|father|nan|gran|grandma|grandad|"
+    r"grandpa|brother|sister|friend|patient|client|relative)\b|\b(he|she|he's|she's|him|her|his)\b"
+)
+
+
+def _temperature(text: str) -> tuple[Optional[float], bool]:
+    """(°C, unambiguous) for the first plausible temperature in the text."""
+    for match in _TEMP.finditer(text):
+        value = float(match.group(1).replace(",", "."))
+        unit = (match.group(3) or "").strip()
+        explicit = bool(unit or match.group(2))
+        if unit in ("f", "fahrenheit", "of") or (not unit and 93 <= value <= 110):
+            value = round((value - 32) * 5 / 9, 1)
+        if 33 <= value <= 44 and (explicit or "." in match.group(1) or "," in match.group(1)
+                                  or _TEMP_CONTEXT.search(text)):
+            return value, True
+    return None, False
+
+
+def _days(text: str) -> Optional[float]:
+    if re.search(r"\bday before yesterday\b", text):
+        return 2
+    if re.search(r"\b(yesterday|last night)\b", text):
+        return 1
+    if re.search(r"\b(today|this morning|this afternoon|earlier|few hours|hours ago)\b", text):
+        return 0
+    if re.search(r"\blast week\b", text):
+        return 7
+    match = _DURATION.search(text)
+    if not match:
+        return None
+    amount = match.group(1)
+    number = float(amount) if amount[0].isdigit() else _NUMBER_WORDS.get(amount, 1)
+    unit = match.group(2)
+    if unit.startswith("week"):
+        number *= 7
+    elif unit.startswith("fortnight"):
+        number *= 14
+    if "and a half" in match.group(0):
+        number += 3.5 if unit.startswith("week") else 0.5
+    return number
+
+
+def _bare_number(text: str) -> Optional[float]:
+    match = re.fullmatch(r"\D{0,20}?(\d+(?:[.,]\d+)?)\D{0,30}", text)
+    return float(match.group(1).replace(",", ".")) if match else None
+
+
+# ---------------------------------------------------------------- bare answers
+_UNSURE_ANSWER = re.compile(
+    r"\b(not sure|not certain|not too sure|don't know|do not know|no idea|can't tell|"
+    r"cannot tell|hard to tell|difficult to tell|can't say|couldn't say|not 100%|unsure|"
+    r"no clue|haven't checked|haven't looked|not checked|haven't measured|not measured|"
+    r"can't check|cannot check|no thermometer|don't have a thermometer|can't remember|"
+    r"don't remember|hmm+|um+|erm+|\?{1,3}$)"
+)
+_NO_ANSWER = re.compile(
+    r"^(no|nope|nah|none|nothing|never|negative|not really|not at all|not that i (know|can|have|"
+    r"'ve)|not that i've|i don't think so|don't think so|i dont think so|not as far as i|all good|"
+    r"all fine|it's fine|its fine|fine|it's ok|all ok|seems fine|looks fine|nothing like that|"
+    r"no none|no sign|not any|not now|not anymore|not any more|no longer|no it's fine|not yet)\b"
+)
+_YES_ANSWER = re.compile(
+    r"^(yes|yeah|yep|aye|yup|correct|i think so|think so|a bit|a little|slightly|some|kind of|"
+    r"sort of|a lot|definitely|probably|maybe|possibly|there is|it is|it does|he does|she does|"
+    r"he has|she has|i have|it has|true|affirmative|sure|certainly|absolutely|lots|loads|"
+    r"quite|very|really)\b"
+)
+
+
+def _answer(text: str) -> Optional[str]:
+    stripped = text.strip(" .!,")
+    if _UNSURE_ANSWER.search(stripped):
+        return "unsure"
+    if _NO_ANSWER.search(stripped):
+        return "no"
+    if _YES_ANSWER.search(stripped):
+        return "yes"
+    return None
+
+
+# ---------------------------------------------------------------- entry point
+def extract(text: str) -> Extraction:
+    """Everything the message says about symptoms; never raises on odd input."""
+    clean = normalise(text or "")
+    doc = pipeline()(clean)
+    _carry_negation_through_lists(doc)
+    temperature, said = _temperature(clean)
+    return Extraction(
+        text=clean,
+        mentions=_mentions(doc),
+        answer=_answer(clean),
+        temperature_c=temperature,
+        temperature_said=said,
+        days=_days(clean),
+        number=_bare_number(clean),
+        about_child=bool(_CHILD.search(clean)),
+        about_someone_else=bool(_CHILD.search(clean) or _SOMEONE_ELSE.search(clean)),
+    )
