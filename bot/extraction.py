@@ -216,7 +216,7 @@ _DURATION = re.compile(
     r"(day|days|week|weeks|fortnight|fortnights)\b(\s+and a half)?"
 )
 _CHILD = re.compile(
-    r"\b(my|our|the) (son|daughter|child|kid|boy|girl|baby|toddler|little one|grandson|"
+    r"\b(my|our|the) (little |baby |eldest |youngest |oldest |younger |older |teenage |)(son|daughter|child|kid|boy|girl|baby|toddler|little one|grandson|"
     r"granddaughter|stepson|stepdaughter|teenager|teen|lad|lass|children|kids)\b|"
     r"\b(he's|she's|he is|she is) (only |just )?\d{1,2}\b|\b\d{1,2}[ -]?(year|yr)s?[ -]old\b"
 )

@@ -16,7 +16,7 @@ SPELLING: dict[str, str] = {
     # answers
     "yh": "yes", "yeh": "yes", "yea": "yes", "ya": "yes", "yup": "yes", "yus": "yes",
     "ye": "yes", "yess": "yes", "yesss": "yes", "y": "yes",
-    "naw": "nah", "noo": "no", "nooo": "no", "nop": "nope", "n": "no", "na": "nah",
+    "naw": "nah", "noo": "no", "nooo": "no", "nop": "nope", "n": "and", "na": "nah",
     "idk": "i don't know", "dunno": "don't know", "dno": "don't know", "dk": "don't know",
     "unsure": "not sure", "notsure": "not sure", "nt": "not",
     # contractions written without apostrophes (or with a curly one, handled earlier)
@@ -27,7 +27,7 @@ SPELLING: dict[str, str] = {
     "im": "i'm", "ive": "i've", "id": "i'd", "its": "it's", "hes": "he's", "shes": "she's",
     "theres": "there's", "thats": "that's", "whats": "what's", "theyre": "they're",
     "u": "you", "ur": "your", "r": "are", "abit": "a bit", "bit": "bit", "lil": "little",
-    "v": "very", "rly": "really", "realy": "really", "tho": "though", "bc": "because",
+    "v": "very", "rly": "really", "realy": "really", "bc": "because",
     "coz": "because", "cos": "because", "pls": "please", "plz": "please", "wk": "week",
     "wks": "weeks", "hrs": "hours", "hr": "hour", "mins": "minutes", "min": "minutes",
     "2day": "today", "tmrw": "tomorrow", "2nite": "tonight", "tonite": "tonight",
@@ -65,7 +65,7 @@ SPELLING: dict[str, str] = {
     "glandz": "glands", "lymp": "lymph", "armpitt": "armpit", "arm-pit": "armpit",
     "chemo's": "chemo", "leukemia": "leukaemia", "dressin": "dressing",
     "confussed": "confused", "confuzed": "confused", "drowsey": "drowsy", "sleepey": "sleepy",
-    "wnt": "won't", "stoped": "stopped", "stopt": "stopped", "stoppd": "stopped",
+    "wnt": "won't", "thru": "through", "throu": "through", "tho": "though", "stoped": "stopped", "stopt": "stopped", "stoppd": "stopped",
     "alot": "a lot", "loadsa": "loads of", "lotsa": "lots of",
     "bandaid": "plaster", "band-aid": "plaster",
 }

@@ -1,0 +1,59 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+ENV := source scripts/env.sh &&
+MODEL := models/triage.tar.gz
+TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py bot/extraction.py bot/vocabulary.py
+
+.PHONY: help run test install train migrate unit validate rasa-test e2e vignettes bench lock clean
+
+help:
+	@echo "make run    - install, train if needed, migrate, start the bot on localhost"
+	@echo "make test   - everything: unit tests, Rasa checks, live end-to-end and vignettes"
+	@echo "make bench  - benchmarks (results in results/bench.json)"
+
+# --- set-up -------------------------------------------------------------------
+$(VENV)/.installed: requirements.lock
+	@test -x $(PY) || "$$(scripts/find-python310.sh)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip<25" wheel
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+lock: install   ## re-pin after editing requirements.in
+	$(PY) -m pip install --quiet -r requirements.in
+	$(PY) -m pip freeze --exclude-editable > requirements.lock
+
+# Rasa's own fingerprinting also skips unchanged parts; make skips the whole
+# call when nothing the model depends on changed.
+$(MODEL): $(TRAINING_INPUTS) | install
+	$(ENV) $(RASA) train --fixed-model-name triage --out models --quiet
+
+train: $(MODEL)
+
+migrate: install
+	$(ENV) $(VENV)/bin/alembic upgrade head
+
+run: install train migrate
+	$(ENV) $(PY) -m bot.stack
+
+# --- tests --------------------------------------------------------------------
+test: install train
+	$(ENV) $(PY) -m pytest
+	$(MAKE) --no-print-directory validate rasa-test
+
+validate: install
+	$(ENV) $(RASA) data validate --fail-on-warnings --quiet
+
+rasa-test: install train
+	$(ENV) $(PY) -m tests.rasa_story_test
+
+bench: install train
+	$(ENV) $(PY) -m tests.bench
+
+clean:
+	rm -rf models results var/log test-output

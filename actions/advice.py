@@ -1,0 +1,66 @@
+"""Concluding a triage: level, advice with sources, and the stored outcome."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.tracker_state import channel_of, latest_intent, latest_text, slots_of
+from bot.advice import render
+from bot.config import settings
+from bot.dialogue import findings, interpret
+from bot.extraction import extract
+from bot.policy import Level
+from bot.storage.outcomes import record_outcome
+from bot.triage import assess
+
+logger = logging.getLogger(__name__)
+
+
+class ActionTriageAdvice(Action):
+    """Runs when the form ends, or straight away on a red flag outside the form."""
+
+    def name(self) -> Text:
+        return "action_triage_advice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        slots = slots_of(tracker)
+        updates: Dict[str, Any] = {}
+        red_flag_turn = latest_intent(tracker) == "red_flag"
+        if red_flag_turn:
+            # Outside the form nobody has read this message yet (inside it,
+            # reading it again changes nothing: findings only get worse).
+            updates = interpret(extract(latest_text(tracker)), None, slots,
+                                unclear_means_unsure=False)
+            slots = {**slots, **updates}
+        assessment = assess(findings(slots))
+        if red_flag_turn and assessment.level < Level.EMERGENCY:
+            # The language model read an emergency the rules did not: take the
+            # higher level (policy: when unsure between two levels).
+            updates["red_flags"] = list(slots.get("red_flags") or []) + ["DESCRIBED"]
+            slots = {**slots, **updates}
+            assessment = assess(findings(slots))
+
+        advice = render(assessment, settings(), datetime.now(timezone.utc))
+        dispatcher.utter_message(text=advice.text, json_message=advice.as_payload())
+        try:
+            record_outcome(
+                conversation_id=tracker.sender_id, channel=channel_of(tracker),
+                level=assessment.level.slug, findings=assessment.findings,
+                advice_ids=advice.advice_ids, sources=advice.sources,
+                unsure_slots=list(slots.get("unsure_slots") or []),
+                red_flag_interrupt=red_flag_turn or bool(slots.get("red_flags")),
+                patient_is_child=bool(slots.get("patient_is_child")),
+                advice_text=advice.text, policy_version=assessment.policy_version,
+            )
+        except Exception:  # the advice is already on its way; the event log keeps it
+            logger.exception("could not store the triage outcome of %s", tracker.sender_id)
+        events: List[EventType] = [SlotSet(k, v) for k, v in updates.items()]
+        # ActiveLoop(None) also ends a form that could not read a red flag.
+        return events + [SlotSet("triage_level", assessment.level.slug),
+                         SlotSet("requested_slot", None), ActiveLoop(None)]

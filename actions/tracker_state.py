@@ -1,0 +1,35 @@
+"""Reading what the actions need from a rasa_sdk Tracker."""
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from bot.dialogue import FOLLOW_UPS, MAIN_QUESTIONS
+
+STATE_SLOTS = MAIN_QUESTIONS + FOLLOW_UPS + (
+    "red_flags", "reask", "unsure_slots", "patient_is_child", "about_someone_else",
+    "triage_level",
+)
+# Intents that are about something else: a reply with one of these that says
+# nothing about symptoms is not a "not sure" (the form hands over to a rule).
+OFF_TOPIC_INTENTS = {
+    "greet", "goodbye", "thank", "start_again", "stop", "ask_results", "ask_help",
+    "ask_aftercare", "out_of_scope", "bot_challenge",
+}
+
+
+def slots_of(tracker: Tracker) -> dict[str, Any]:
+    return {name: tracker.get_slot(name) for name in STATE_SLOTS}
+
+
+def latest_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def latest_intent(tracker: Tracker) -> str:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+
+
+def channel_of(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "unknown"

@@ -1,0 +1,1 @@
+"""Rasa input channels (loaded by Rasa from credentials.yml)."""

@@ -1,0 +1,74 @@
+"""SafeRestInput: Rasa's REST channel that never answers with silence.
+
+If a turn produces no bot message (action server down, an action raising, the
+database failing), the patient gets the policy's fail-safe line, and we try to
+store it in the conversation too. Odd input (no JSON, no text, non-string
+text) gets a clear 400 instead of a stack trace.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import BotUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.policy import FAILSAFE_LINE
+
+logger = logging.getLogger(__name__)
+FAILSAFE_MESSAGE = {"text": FAILSAFE_LINE, "custom": {"failsafe": True}}
+
+
+async def store_failsafe(request: Request, sender_id: str) -> None:
+    """Best effort: the patient must see what we said even if storing fails."""
+    agent = getattr(request.app.ctx, "agent", None)
+    try:
+        store = agent.tracker_store
+        tracker = await store.get_or_create_tracker(sender_id)
+        tracker.update(BotUttered(text=FAILSAFE_LINE, data={"custom": {"failsafe": True}}))
+        await store.save(tracker)
+    except Exception:
+        logger.exception("could not store the fail-safe line for %s", sender_id)
+
+
+class SafeRestInput(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"safe_rest_webhook_{id(self)}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:
+                body = None
+            if not isinstance(body, dict) or not isinstance(body.get("sender"), str) \
+                    or not isinstance(body.get("message", ""), str):
+                return response.json(
+                    {"error": "Send JSON with a string 'sender' and a string 'message'."},
+                    status=400)
+            sender_id, text = body["sender"], body.get("message") or ""
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(UserMessage(
+                    text, collector, sender_id, input_channel=self.name(),
+                    metadata=self.get_metadata(request)))
+            except Exception:
+                logger.exception("turn failed for %s", sender_id)
+            if not collector.messages:
+                await store_failsafe(request, sender_id)
+                return response.json([{"recipient_id": sender_id, **FAILSAFE_MESSAGE}])
+            return response.json(collector.messages)
+
+        return webhook

@@ -1,0 +1,61 @@
+"""RedFlagClassifier: the deterministic red-flag net inside Rasa's NLU pipeline.
+
+Runs bot.extraction on every message after DIET. If the rules find an
+emergency, the intent becomes `red_flag` whatever DIET said. If DIET said
+`red_flag` but the rules only see negated red flags ("no chest pain"), the
+intent becomes `report_symptom`. Everything else is left to DIET.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.extraction import ABSENT, RED_FLAG_LABELS, extract
+
+logger = logging.getLogger(__name__)
+RED_FLAG_INTENT = "red_flag"
+
+
+def _set_intent(message: Message, name: str) -> None:
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != name]
+    message.set(INTENT, {"name": name, "confidence": 1.0}, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [{"name": name, "confidence": 1.0}] + ranking,
+                add_to_output=True)
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class RedFlagClassifier(GraphComponent):
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "RedFlagClassifier":
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if text.startswith("/"):
+                continue  # an intent typed directly (e.g. "/restart")
+            try:
+                found = extract(text)
+            except Exception:  # the net must never take the NLU down with it
+                logger.exception("red-flag extraction failed")
+                continue
+            intent = (message.get(INTENT) or {}).get("name")
+            if found.red_flags:
+                _set_intent(message, RED_FLAG_INTENT)
+            elif intent == RED_FLAG_INTENT and any(
+                m.label in RED_FLAG_LABELS and m.status == ABSENT for m in found.mentions
+            ):
+                _set_intent(message, "report_symptom")
+        return messages

@@ -1,0 +1,153 @@
+"""Start and stop the whole local stack: action server + Rasa server.
+
+`python -m bot.stack` is what `make run` runs: it starts both servers, prints
+the URLs and stops everything cleanly on Ctrl-C. Tests use `Stack` directly,
+on free ports and a throw-away database.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Optional
+
+from bot.config import PROJECT_ROOT
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except Exception:
+        return False
+
+
+class Stack:
+    def __init__(self, *, rasa_port: int, action_port: int, token: str,
+                 model: str = "models", env: Optional[dict] = None,
+                 log_dir: Optional[Path] = None) -> None:
+        self.rasa_port, self.action_port, self.token, self.model = rasa_port, action_port, token, model
+        self.env = {**os.environ, **(env or {}),
+                    "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+                    "PYTHONPATH": str(PROJECT_ROOT)}
+        self.log_dir = log_dir or PROJECT_ROOT / "var" / "log"
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}"
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            args, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def start_actions(self) -> None:
+        self._spawn("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
+                                "--port", str(self.action_port)])
+
+    def start_rasa(self) -> None:
+        self._spawn("rasa", [
+            str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.token,
+            "--port", str(self.rasa_port), "--interface", "127.0.0.1",
+            "--model", self.model, "--credentials", "credentials.yml",
+            "--endpoints", "endpoints.yml"])
+
+    def wait_until_up(self, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        checks = {"actions": f"{self.action_url}/health", "rasa": f"{self.rasa_url}/status?token={self.token}"}
+        pending = {name: url for name, url in checks.items() if name in self.processes}
+        while pending and time.monotonic() < deadline:
+            for name, url in list(pending.items()):
+                if self.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} server exited; see {self.log_dir / (name + '.log')}")
+                if _healthy(url):
+                    del pending[name]
+            time.sleep(0.5)
+        if pending:
+            raise TimeoutError(f"not up after {timeout}s: {', '.join(pending)}")
+
+    def start(self) -> "Stack":
+        self.start_actions()
+        self.start_rasa()
+        self.wait_until_up()
+        return self
+
+    def stop(self, name: Optional[str] = None) -> None:
+        for key in [name] if name else list(self.processes):
+            process = self.processes.pop(key, None)
+            if process is None or process.poll() is not None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main() -> None:
+    stack = Stack(rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
+                  token=os.environ["RASA_TOKEN"])
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            print("\nStopping...", flush=True)
+            stack.stop()
+            sys.exit(0)
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print("Starting the action server and the Rasa server (about a minute)...", flush=True)
+    try:
+        stack.start()
+    except Exception as error:
+        print(f"error: {error}", file=sys.stderr)
+        stack.stop()
+        sys.exit(1)
+    print(f"""
+Post-biopsy triage bot is running (logs in var/log/). Ctrl-C stops everything.
+
+  Chat (REST):   POST {stack.rasa_url}/webhooks/rest/webhook   {{"sender": "me", "message": "hi"}}
+  Rasa HTTP API: {stack.rasa_url}/  (token auth: ?token=$RASA_TOKEN from .env)
+  Action server: {stack.action_url}/health
+""", flush=True)
+    while True:
+        for name, process in list(stack.processes.items()):
+            if process.poll() is not None:
+                print(f"error: the {name} server stopped; see var/log/{name}.log", file=sys.stderr)
+                stack.stop()
+                sys.exit(1)
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

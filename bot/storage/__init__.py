@@ -1,0 +1,1 @@
+"""Storage: our SQLAlchemy models and the Rasa tracker store on the same database."""

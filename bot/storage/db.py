@@ -1,0 +1,31 @@
+"""Engine and sessions (SQLAlchemy 1.4 with the 2.0-style API)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import settings
+
+
+@lru_cache(maxsize=None)
+def engine(url: str | None = None) -> Engine:
+    url = url or settings().database_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        eng = create_engine(url, future=True, connect_args={"timeout": 30})
+
+        @event.listens_for(eng, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # two processes write: Rasa and actions
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+        return eng
+    return create_engine(url, future=True, pool_pre_ping=True)
+
+
+def session(url: str | None = None) -> Session:
+    return sessionmaker(engine(url), future=True, expire_on_commit=False)()

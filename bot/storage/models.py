@@ -1,0 +1,33 @@
+"""Our own tables (Rasa's SQLTrackerStore owns `events`). Migrated with Alembic."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Text
+from sqlalchemy.orm import declarative_base
+
+Base = declarative_base()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class TriageOutcome(Base):
+    """One piece of advice given: who was told what, why, under which policy."""
+
+    __tablename__ = "triage_outcomes"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64), nullable=False, default="unknown", index=True)
+    level = Column(String(32), nullable=False, index=True)
+    findings = Column(JSON, nullable=False, default=list)
+    advice_ids = Column(JSON, nullable=False, default=list)
+    sources = Column(JSON, nullable=False, default=list)
+    unsure_slots = Column(JSON, nullable=False, default=list)
+    red_flag_interrupt = Column(Boolean, nullable=False, default=False)
+    patient_is_child = Column(Boolean, nullable=False, default=False)
+    advice_text = Column(Text, nullable=False, default="")
+    policy_version = Column(String(32), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)

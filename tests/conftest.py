@@ -1,0 +1,34 @@
+"""Shared fixtures. Unit tests use a throw-away SQLite database; live tests start
+the real Rasa and action servers once per session (see tests/live.py)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Before anything imports bot.config: tests never touch the developer's database.
+_TMP = Path(tempfile.mkdtemp(prefix="triage-tests-"))
+os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'test.db'}"
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Path:
+    return _TMP
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_root):
+    """Our tables, created by the real Alembic migrations."""
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.config import PROJECT_ROOT
+
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    command.upgrade(config, "head")
+    return os.environ["DATABASE_URL"]

@@ -1,0 +1,33 @@
+"""The policy table: complete, cited, and versioned."""
+from pathlib import Path
+
+import pytest
+
+from bot.advice import REASONS
+from bot.policy import POLICY_VERSION, RULES, SAFETY, SOURCES, Level, fingerprint
+
+SOURCES_DIR = Path(__file__).resolve().parents[2] / "shared" / "sources"
+# Bump POLICY_VERSION whenever the table changes, then record its new fingerprint here.
+PINNED = {"2026-11-21.1": "a0e06a436b9b4412"}
+
+
+def test_fingerprint_is_pinned_for_this_version():
+    assert POLICY_VERSION in PINNED, "new POLICY_VERSION: pin its fingerprint"
+    assert PINNED[POLICY_VERSION] == fingerprint(), (
+        "the policy table changed without a new POLICY_VERSION")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.finding)
+def test_every_row_cites_a_real_source(rule):
+    for source in rule.sources:
+        assert source in SOURCES
+        if source != SAFETY and SOURCES_DIR.exists():
+            assert (SOURCES_DIR / source).is_file()
+    if rule.level > Level.SELF_CARE:
+        assert rule.sources, "a row that raises the level must say where it comes from"
+        assert rule.advice_id in REASONS, "the patient must be told why"
+
+
+def test_every_topic_has_a_self_care_row():
+    prefixes = {r.finding.split(".")[0] for r in RULES if r.level == Level.SELF_CARE}
+    assert {"bleeding", "fever", "site", "discharge", "lymph"} <= prefixes
