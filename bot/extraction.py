@@ -275,7 +275,7 @@ _UNSURE_ANSWER = re.compile(
     r"cannot tell|hard to tell|difficult to tell|can't say|couldn't say|not 100%|unsure|"
     r"no clue|haven't checked|haven't looked|not checked|haven't measured|not measured|"
     r"can't check|cannot check|no thermometer|don't have a thermometer|can't remember|"
-    r"don't remember|hmm+|um+|erm+|\?{1,3}$)"
+    r"don't remember|^hmm+$|^um+$|^erm+$|^\?+$)"
 )
 _NO_ANSWER = re.compile(
     r"^(no|nope|nah|none|nothing|never|negative|not really|not at all|not that i (know|can|have|"

@@ -1,9 +1,12 @@
-"""RedFlagClassifier: the deterministic red-flag net inside Rasa's NLU pipeline.
+"""SafetyNetClassifier: the deterministic rules inside Rasa's NLU pipeline.
 
-Runs bot.extraction on every message after DIET. If the rules find an
-emergency, the intent becomes `red_flag` whatever DIET said. If DIET said
-`red_flag` but the rules only see negated red flags ("no chest pain"), the
-intent becomes `report_symptom`. Everything else is left to DIET.
+Runs bot.extraction on every message, after DIET, and overrides it:
+- the rules find an emergency: the intent becomes `red_flag`, whatever DIET said;
+- DIET said `red_flag` but the rules only see negated red flags ("no chest
+  pain"): `report_symptom`;
+- the rules find a symptom that is present, and DIET chose an intent that
+  would not triage it (e.g. "can I shower? it's gone red"): `report_symptom`.
+Everything else is left to DIET.
 """
 from __future__ import annotations
 
@@ -18,10 +21,13 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.extraction import ABSENT, RED_FLAG_LABELS, extract
+from bot.extraction import ABSENT, PRESENT, RED_FLAG_LABELS, extract
 
 logger = logging.getLogger(__name__)
 RED_FLAG_INTENT = "red_flag"
+# Intents whose rules lead into the triage questions (or are answers in them).
+TRIAGING_INTENTS = {"report_symptom", "affirm", "deny", "unsure", RED_FLAG_INTENT,
+                    "start_again", "stop"}
 
 
 def _set_intent(message: Message, name: str) -> None:
@@ -32,10 +38,10 @@ def _set_intent(message: Message, name: str) -> None:
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class RedFlagClassifier(GraphComponent):
+class SafetyNetClassifier(GraphComponent):
     @classmethod
     def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "RedFlagClassifier":
+               execution_context: ExecutionContext) -> "SafetyNetClassifier":
         return cls()
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -57,5 +63,7 @@ class RedFlagClassifier(GraphComponent):
             elif intent == RED_FLAG_INTENT and any(
                 m.label in RED_FLAG_LABELS and m.status == ABSENT for m in found.mentions
             ):
+                _set_intent(message, "report_symptom")
+            elif intent not in TRIAGING_INTENTS and found.labels(PRESENT) - {"EASING"}:
                 _set_intent(message, "report_symptom")
         return messages

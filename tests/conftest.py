@@ -32,3 +32,24 @@ def migrated_db(tmp_root):
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     command.upgrade(config, "head")
     return os.environ["DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
+def live_bot(migrated_db, tmp_root):
+    """The real Rasa server and action server, on free ports, on the test database."""
+    import secrets
+
+    from bot.config import PROJECT_ROOT
+    from bot.stack import Stack, free_port
+    from tests.client import BotClient
+
+    model = PROJECT_ROOT / "models" / "triage.tar.gz"
+    if not model.exists():
+        pytest.fail("no trained model: run `make train` (make test does it)")
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), token=secrets.token_hex(16),
+                  model=str(model), log_dir=tmp_root / "logs")
+    stack.start()
+    try:
+        yield stack, BotClient(stack.rasa_url, stack.token)
+    finally:
+        stack.stop()

@@ -1,0 +1,29 @@
+"""A small client for the bot's REST channel and Rasa's HTTP API (tests, vignettes, bench)."""
+from __future__ import annotations
+
+import requests
+
+
+class BotClient:
+    def __init__(self, rasa_url: str, token: str, timeout: float = 60) -> None:
+        self.rasa_url, self.token, self.timeout = rasa_url, token, timeout
+        self.http = requests.Session()
+
+    def say(self, sender: str, text: str) -> list[dict]:
+        response = self.http.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                                  json={"sender": sender, "message": text}, timeout=self.timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def tracker(self, sender: str) -> dict:
+        response = self.http.get(f"{self.rasa_url}/conversations/{sender}/tracker",
+                                 params={"token": self.token}, timeout=self.timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def slots(self, sender: str) -> dict:
+        return self.tracker(sender)["slots"]
+
+
+def texts(messages: list[dict]) -> str:
+    return "\n".join(m.get("text", "") for m in messages)

@@ -1,0 +1,119 @@
+"""Custom actions with rasa_sdk trackers and a CollectingDispatcher."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.advice import ActionTriageAdvice
+from actions.conversation import ActionStartAgain, ActionStopTriage
+from actions.triage_form import ValidateTriageForm
+from actions import triage_form
+from bot.storage.outcomes import outcomes_for
+
+DOMAIN: dict = {"forms": {"triage_form": {"required_slots": [
+    "bleeding", "fever", "swelling", "pus", "lymph_nodes"]}}, "slots": {}}
+
+
+def tracker(text: str, slots: dict | None = None, intent: str = "report_symptom",
+            active_loop: str | None = "triage_form", sender: str = "test-user") -> Tracker:
+    return Tracker.from_dict({
+        "sender_id": sender,
+        "slots": slots or {},
+        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 0.9},
+                           "entities": []},
+        "events": [{"event": "user", "text": text, "input_channel": "rest",
+                    "parse_data": {"intent": {"name": intent}}}],
+        "paused": False, "followup_action": None,
+        "active_loop": {"name": active_loop} if active_loop else {},
+        "latest_action_name": "action_listen",
+    })
+
+
+def run(action, t: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, t, DOMAIN))
+    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}, events
+
+
+def test_validation_fills_the_answer_and_asks_the_next_question():
+    _, slots, _ = run(ValidateTriageForm(), tracker("nope", {"requested_slot": "bleeding"}, "deny"))
+    assert slots["bleeding"] == "none"
+    assert slots["requested_slot"] == "fever"
+
+
+def test_validation_skips_questions_answered_in_passing():
+    _, slots, _ = run(ValidateTriageForm(), tracker(
+        "no bleeding, no fever, just a bit sore", {"requested_slot": None}))
+    assert slots["bleeding"] == "none" and slots["fever"] == "none"
+    assert slots["requested_slot"] == "days_since_procedure"
+
+
+def test_red_flag_mid_form_ends_the_form_on_the_same_turn():
+    _, slots, _ = run(ValidateTriageForm(), tracker(
+        "she's gone floppy and won't wake", {"requested_slot": "pus", "bleeding": "none"}))
+    assert slots["red_flags"] and slots["requested_slot"] is None
+
+
+def test_off_topic_question_is_left_to_the_rules():
+    _, slots, _ = run(ValidateTriageForm(), tracker(
+        "when do I get my results?", {"requested_slot": "fever"}, "ask_results"))
+    assert set(slots) == {"requested_slot"}  # nothing filled: the form rejects
+
+
+def test_ask_action_uses_carer_wording_and_simpler_reask():
+    ask = triage_form.AskQuestion_fever()
+    messages, _, _ = run(ask, tracker("", {"patient_is_child": True}))
+    assert messages[0]["text"].startswith("Has your child")
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["Yes", "No", "Not sure"]
+    messages, _, _ = run(ask, tracker("", {"reask": "fever"}))
+    assert "38°C" in messages[0]["text"]
+
+
+def test_advice_action_sends_cited_advice_and_stores_the_outcome(migrated_db):
+    done = {"bleeding": "none", "fever": "none", "swelling": "inflamed",
+            "spreading_redness": "no", "pain_uncontrolled": "no", "numbness": "no",
+            "pus": "none", "lymph_nodes": "none"}
+    messages, slots, events = run(ActionTriageAdvice(),
+                                  tracker("no", done, "deny", sender="advice-test"))
+    assert slots["triage_level"] == "contact_team"
+    assert "Source:" in messages[0]["text"]
+    assert messages[0]["custom"]["triage_level"] == "contact_team"
+    assert {"event": "active_loop", "name": None} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events]
+    [row] = outcomes_for("advice-test")
+    assert row.level == "contact_team" and "site.inflamed" in row.findings
+    assert row.channel == "rest" and row.policy_version
+
+
+def test_red_flag_outside_the_form_reads_the_message(migrated_db):
+    messages, slots, _ = run(ActionTriageAdvice(), tracker(
+        "he can't breathe", {}, "red_flag", active_loop=None, sender="rf-test"))
+    assert slots["triage_level"] == "emergency"
+    assert messages[0]["text"].startswith("EMERGENCY: call 999")
+
+
+def test_model_only_red_flag_is_taken_as_an_emergency(migrated_db):
+    _, slots, _ = run(ActionTriageAdvice(), tracker(
+        "something is really wrong with him", {}, "red_flag", active_loop=None, sender="rf2"))
+    assert slots["triage_level"] == "emergency" and slots["red_flags"] == ["DESCRIBED"]
+
+
+def test_advice_still_sent_when_the_database_fails(monkeypatch):
+    def broken(**_):
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr("actions.advice.record_outcome", broken)
+    messages, slots, _ = run(ActionTriageAdvice(), tracker(
+        "chest pain", {}, "red_flag", active_loop=None))
+    assert messages and slots["triage_level"] == "emergency"
+
+
+def test_start_again_resets_and_stop_ends_the_form():
+    _, _, events = run(ActionStartAgain(), tracker("start again", {"bleeding": "none"}))
+    assert {"event": "reset_slots", "timestamp": None} in events
+    messages, slots, _ = run(ActionStopTriage(), tracker("stop"))
+    assert slots["requested_slot"] is None and "999" in messages[0]["text"]
