@@ -47,6 +47,14 @@ class ActionTriageAdvice(Action):
             assessment = assess(findings(slots))
 
         advice = render(assessment, settings(), datetime.now(timezone.utc))
+        events: List[EventType] = [SlotSet(k, v) for k, v in updates.items()]
+        events += [SlotSet("triage_level", assessment.level.slug), SlotSet("requested_slot", None),
+                   SlotSet("advised_findings", assessment.findings), ActiveLoop(None)]
+        if slots.get("advised_findings") == assessment.findings:
+            # Nothing new since the last advice (e.g. a question after it): remind, don't repeat.
+            dispatcher.utter_message(text="My advice is the same as before. " + advice.action_line,
+                                     json_message=advice.as_payload())
+            return events
         dispatcher.utter_message(text=advice.text, json_message=advice.as_payload())
         try:
             record_outcome(
@@ -60,7 +68,4 @@ class ActionTriageAdvice(Action):
             )
         except Exception:  # the advice is already on its way; the event log keeps it
             logger.exception("could not store the triage outcome of %s", tracker.sender_id)
-        events: List[EventType] = [SlotSet(k, v) for k, v in updates.items()]
-        # ActiveLoop(None) also ends a form that could not read a red flag.
-        return events + [SlotSet("triage_level", assessment.level.slug),
-                         SlotSet("requested_slot", None), ActiveLoop(None)]
+        return events  # ActiveLoop(None) also ends a form that could not read a red flag

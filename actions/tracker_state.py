@@ -9,7 +9,7 @@ from bot.dialogue import FOLLOW_UPS, MAIN_QUESTIONS
 
 STATE_SLOTS = MAIN_QUESTIONS + FOLLOW_UPS + (
     "red_flags", "reask", "unsure_slots", "patient_is_child", "about_someone_else",
-    "triage_level",
+    "triage_level", "advised_findings",
 )
 # Intents that are about something else: a reply with one of these that says
 # nothing about symptoms is not a "not sure" (the form hands over to a rule).

@@ -52,6 +52,7 @@ SELF_CARE_LINES = [
 class Advice:
     level: Level
     text: str
+    action_line: str  # what to do, without the reasons
     advice_ids: list[str]
     sources: list[str]
     phone_links: list[dict] = field(default_factory=list)  # for widgets: label + tel number
@@ -123,5 +124,6 @@ def render(assessment: Assessment, cfg: Settings, now: datetime) -> Advice:
         if level != Level.EMERGENCY:
             lines.append(f"If things get worse, or for difficulty breathing, chest pain, "
                          f"collapse or bleeding that will not stop, call {cfg.emergency_number}.")
-    return Advice(level=level, text="\n".join(lines), advice_ids=assessment.advice_ids,
+    return Advice(level=level, text="\n".join(lines), action_line=action,
+                  advice_ids=assessment.advice_ids,
                   sources=assessment.sources, phone_links=links)

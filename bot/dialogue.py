@@ -94,7 +94,7 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
     # Bleeding, worst description wins.
     if "BLEED_HEAVY" in present or ("HEAVY_FLOW" in present and bleeding_talk):
         v["bleeding"] = "heavy"
-    elif "BLEED_CONTINUED" in present:
+    elif "BLEED_CONTINUED" in present or ("RECURRING" in present and bleeding_talk):
         v["bleeding"] = "continued"
     elif "BLEED_MINOR" in present:
         v["bleeding"] = "stopped" if "BLEED_STOPPED" in present else "minor"
@@ -106,7 +106,7 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
         v["bleeding"] = "bruising"
     elif absent & {"BLEED", "BLEED_CONTINUED", "BLEED_MINOR", "BLEED_HEAVY"}:
         v["bleeding"] = "none"
-    if "BLEED_STOPS_WITH_PRESSURE" in present:
+    if present & {"BLEED_STOPS_WITH_PRESSURE", "BLEED_STOPPED"}:
         v["bleeding_stops_with_pressure"] = "yes"
 
     if "FAINT" in present or "COLLAPSE" in present:
@@ -170,7 +170,10 @@ def _pending_status(ex: Extraction, slot: str) -> Optional[str]:
     """How a message with no clear finding answers the pending question."""
     if any(m.status == UNSURE and _label_slot(m.label) == slot for m in ex.mentions):
         return UNSURE
-    return {"yes": PRESENT, "no": ABSENT, "unsure": UNSURE}.get(ex.answer or "")
+    answer = ex.answer
+    if answer == "fine":  # "it's all fine": no problem, so for the pressure question "it stops"
+        answer = "yes" if slot == "bleeding_stops_with_pressure" else "no"
+    return {"yes": PRESENT, "no": ABSENT, "unsure": UNSURE}.get(answer or "")
 
 
 def _label_slot(label: str) -> Optional[str]:
@@ -283,7 +286,7 @@ def questions(slots: Slots) -> list[str]:
         wanted.append("very_unwell")
     wanted.append("swelling")
     if slots.get("swelling") == "sore":
-        wanted += ["days_since_procedure", "pain_uncontrolled"]
+        wanted += ["days_since_procedure", "pain_uncontrolled", "numbness"]
     if slots.get("swelling") == "inflamed":
         wanted += ["spreading_redness", "pain_uncontrolled", "numbness"]
     wanted += ["pus", "lymph_nodes"]

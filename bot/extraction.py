@@ -40,7 +40,7 @@ class Mention:
 class Extraction:
     text: str
     mentions: list[Mention] = field(default_factory=list)
-    answer: Optional[str] = None  # a bare reply: "yes" | "no" | "unsure"
+    answer: Optional[str] = None  # a bare reply: "yes" | "no" | "unsure" | "fine"
     temperature_c: Optional[float] = None
     temperature_said: bool = False  # a number that can only be a temperature
     days: Optional[float] = None
@@ -64,7 +64,9 @@ class Extraction:
 
     @property
     def red_flags(self) -> set[str]:
-        return self.labels(PRESENT) & RED_FLAG_LABELS
+        """Emergencies said as present or even as unsure ("idk, he won't wake"):
+        a red flag never waits for a re-ask."""
+        return (self.labels(PRESENT) | self.labels(UNSURE)) & RED_FLAG_LABELS
 
 
 # ---------------------------------------------------------------- normalising
@@ -291,7 +293,22 @@ _YES_ANSWER = re.compile(
 )
 
 
-def _answer(text: str) -> Optional[str]:
+# "It's clean and dry", "nothing there", "haven't found anything": a no, said
+# as a statement rather than with "no" first.
+_NEGATIVE_STATEMENT = re.compile(
+    r"\b((is|looks|look|it's|was|been|stayed|staying|seems|all|dressing's|site's|plaster's|"
+    r"bandage's|skin's) (completely |totally |all |really |very |nice and |perfectly |)"
+    r"(clean|dry|clear|fine|normal|ok|okay|good|healing well|healing nicely|healed)|"
+    r"nothing (there|on it|at all|found|coming out|to report|like that|of the sort|unusual|new)|"
+    r"(haven't|have not|didn't|did not|can't|cannot) (found|find|noticed|notice|seen|see|felt|feel) "
+    r"(any|anything|a thing|nothing)|not a (drop|spot|thing|sign|trace)|all clear|"
+    r"(clean|dry) and (dry|clean)|no problems?|no issues?|no change)\b"
+)
+# "just a bruise", "only a bit sore": whatever was asked, the answer is no.
+_JUST = re.compile(r"\b(just|only|apart from|except( for)?|other than)\b")
+
+
+def _answer(text: str, has_present: bool) -> Optional[str]:
     stripped = text.strip(" .!,")
     if _UNSURE_ANSWER.search(stripped):
         return "unsure"
@@ -299,6 +316,8 @@ def _answer(text: str) -> Optional[str]:
         return "no"
     if _YES_ANSWER.search(stripped):
         return "yes"
+    if _NEGATIVE_STATEMENT.search(stripped) or (has_present and _JUST.search(stripped)):
+        return "fine"  # "no" to "is there a problem?" (the pressure question reads it as yes)
     return None
 
 
@@ -309,10 +328,11 @@ def extract(text: str) -> Extraction:
     doc = pipeline()(clean)
     _carry_negation_through_lists(doc)
     temperature, said = _temperature(clean)
+    mentions = [m for m in _mentions(doc) if m.label != "NOT_SYMPTOM"]
     return Extraction(
         text=clean,
-        mentions=_mentions(doc),
-        answer=_answer(clean),
+        mentions=mentions,
+        answer=_answer(clean, any(m.status == PRESENT for m in mentions)),
         temperature_c=temperature,
         temperature_said=said,
         days=_days(clean),

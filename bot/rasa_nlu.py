@@ -39,10 +39,18 @@ def _set_intent(message: Message, name: str) -> None:
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SafetyNetClassifier(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        # DIET alone, without the rules, sends someone to 999 only when this sure.
+        return {"model_red_flag_threshold": 0.8}
+
+    def __init__(self, model_red_flag_threshold: float) -> None:
+        self.model_red_flag_threshold = model_red_flag_threshold
+
     @classmethod
     def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "SafetyNetClassifier":
-        return cls()
+        return cls(config["model_red_flag_threshold"])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -58,8 +66,13 @@ class SafetyNetClassifier(GraphComponent):
                 logger.exception("red-flag extraction failed")
                 continue
             intent = (message.get(INTENT) or {}).get("name")
+            confidence = (message.get(INTENT) or {}).get("confidence") or 0.0
             if found.red_flags:
                 _set_intent(message, RED_FLAG_INTENT)
+            elif intent == RED_FLAG_INTENT and confidence < self.model_red_flag_threshold:
+                # Too unsure to send someone to A&E on the model's word alone:
+                # ask the questions instead (they include every red flag).
+                _set_intent(message, "report_symptom")
             elif intent == RED_FLAG_INTENT and any(
                 m.label in RED_FLAG_LABELS and m.status == ABSENT for m in found.mentions
             ):

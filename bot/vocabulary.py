@@ -72,8 +72,17 @@ SPELLING: dict[str, str] = {
 
 # --- Concepts. Label -> phrases. ---
 CONCEPTS: dict[str, list[str]] = {
+    # Phrases that contain a symptom word but are not a symptom ("blood
+    # thinners"); the longest match wins, so these shadow "blood" and friends.
+    "NOT_SYMPTOM": [
+        "blood (thinner|thinners|thinning|test|tests|results|count|counts|cells|cell|pressure|sugar|sugars|disorder|disorders|cancer|cancers|type|sample|samples|bank|donor|transfusion|transfusions|work)",
+        "(warm|hot) (bath|shower|water|drink|weather|day|room|compress|pack)", "red (cross|blood cells)",
+        "fit (for|to) (work|school|drive)", "keep fit", "(feel|feels|feeling|felt) fine",
+        "(hot|cold) water bottle", "pain (relief|killers|killer|medication|meds)",
+    ],
     # Red flags at any point (policy: "At any point in the conversation").
     "BREATHING": [
+        "breathing (funny|strangely|weird|oddly|noisily|really hard|very hard|with difficulty)", "(can't|cannot) get (enough |)(air|breath)", "struggling for (air|breath)", "gasping", "grunting", "(lips|face|skin) (are |is |)(turning |going |gone |)blue", "turning blue", "(too|so) breathless to (talk|speak)", "can't (talk|speak) (in full sentences|properly) (because|for) (of |)(breath|breathing)", "wheezy", "chest (is |)(heaving|sucking in)", "breathing (has |)(stopped|gone)",
         "(can't|cannot|can not|unable to|struggling to|struggle to|hard to|trouble to|fighting to|can hardly|can barely) (breathe|breath|get (my |his |her |their |)breath|catch (my |his |her |their |)breath|get air)",
         "(difficulty|trouble|problems|problem|struggling|labored|laboured|laborious) (breathing|with (my |his |her |their |)breathing)",
         "(short|shortness|shortage) of breath", "breathless", "breathlessness",
@@ -83,6 +92,7 @@ CONCEPTS: dict[str, list[str]] = {
         "out of breath", "can barely breathe", "can hardly breathe", "wheezing",
     ],
     "CHEST_PAIN": [
+        "(pressure|heaviness|tightness|crushing) (in|on|across) (my |his |her |their |the |)chest", "chest (feels |is |)(heavy|crushing|tight|squeezed)", "heart attack", "pains in (my |his |her |the |)chest",
         "chest pain", "chest pains", "pain in (my |his |her |their |the |)chest",
         "(my |his |her |their |the |)chest (hurts|is hurting|is painful|feels tight|is tight)",
         "tight chest", "tightness in (my |his |her |the |)chest", "chest tightness",
@@ -90,22 +100,26 @@ CONCEPTS: dict[str, list[str]] = {
         "heart pain", "pain in (my |his |her |the |)heart",
     ],
     "COLLAPSE": [
+        "fell (down |over |)and (isn't|is not|wasn't|won't|can't) (moving|getting up|get up)", "dropped to the floor", "found (him|her|them) on the floor", "hit the floor", "crumpled", "went down",
         "collapsed", "collapse", "collapsing", "passed out", "passing out", "pass out",
         "blacked out", "blacking out", "fainted", "keeled over", "fell unconscious",
         "lost consciousness", "losing consciousness", "went down and won't get up",
     ],
     "UNCONSCIOUS": [
+        "out cold", "(won't|will not|isn't|is not|not) (come|coming) (round|around|to)", "(can't|cannot|couldn't) (bring|get) (him|her|them) (round|around)", "not moving", "isn't moving", "knocked out", "eyes (rolled|rolling) back", "barely responsive", "unrousable", "no response",
         "unconscious", "unresponsive", "not responding", "won't respond", "not waking up",
         "(won't|can't|cannot|will not|doesn't|does not) wake (up|)",
         "(hard|difficult|impossible) to wake( up|)", "(can't|cannot) (wake|rouse) (him|her|them)( up|)",
         "(hard|difficult) to rouse", "not rousable", "barely conscious", "drifting in and out",
     ],
     "SEIZURE": [
+        "jerking", "twitching all over", "shaking all over", "(stiff|rigid) and (shaking|jerking)", "eyes (rolled|rolling) (back |up |)and (shaking|jerking)", "fitting",
         "seizure", "seizures", "seizing", "fit", "fits", "fitting", "having a fit",
         "convulsion", "convulsions", "convulsing", "shaking uncontrollably",
         "jerking uncontrollably", "epileptic fit",
     ],
     "FLOPPY": [
+        "like a rag doll", "(can't|cannot|won't) hold (his|her|their) head up", "no muscle tone", "all floppy", "gone all floppy",
         "floppy", "gone limp", "is limp", "limp and", "really limp", "all limp", "lifeless",
         "very weak and floppy", "no energy at all and floppy",
     ],
@@ -133,6 +147,14 @@ CONCEPTS: dict[str, list[str]] = {
         "not stopping", "won't stop even", "everywhere", "dripping", "soaked the bed",
         "soaking through everything", "loads", "a lot", "lots", "heavily",
     ],
+    # Bleeding that comes back, when the talk is about bleeding ("it stopped but
+    # then started again").
+    "RECURRING": [
+        "(started|starts|starting|begun|began|keeps starting|kept starting) again",
+        "(comes|came|keeps coming|kept coming) back", "on and off", "off and on",
+        "keeps (going|happening)", "again and again", "every time (i|he|she|they) move(s|)",
+        "(won't|doesn't|does not) stay stopped", "(still|keeps) (oozing|weeping|seeping|leaking|dripping)",
+    ],
     "BLEED_CONTINUED": [
         "(keeps|kept|keep) (on |)(bleeding|oozing blood|weeping blood|coming back)",
         "(still|again|started) bleeding", "(hasn't|has not|haven't|not|never|still not|still hasn't) stopped bleeding",
@@ -147,6 +169,7 @@ CONCEPTS: dict[str, list[str]] = {
         "fresh blood", "blood coming out", "bleeding a bit more", "more bleeding",
     ],
     "BLEED_MINOR": [
+        "(bled|bleed|bleeding) (a |)(tiny|little|small|wee|teeny) (bit|amount)", "(bled|bleed) (a |)(tiny |little |)bit",
         "(small|tiny|little|wee|bit of|spot of|dot of|speck of|smear of) (spot of |bit of |amount of |)(blood|bleeding)",
         "(spot|spots|dot|speck|smear|drop|drops) of blood", "(a |)(little|tiny|small) bit of blood",
         "(a |)(little|tiny|small) (spot|dot|mark|bleed)", "a bit of blood",
@@ -155,6 +178,7 @@ CONCEPTS: dict[str, list[str]] = {
     ],
     "BLEED_STOPPED": [
         "(bleeding|it|blood|bleed) (has |had |)(stopped|stopped now|stopped bleeding|dried|dried up|gone)",
+        "(then|but|and|which|that) (it |)(stopped|dried up)", "stopped (by itself|on its own|straight away|quickly|right away|after a (few|couple of) minutes)",
         "stopped bleeding", "not bleeding (any more|anymore|now)", "no longer bleeding",
         "(it's|it is) (dried|dry) now", "(bled|bleed) (a bit |a little |)(but|then) stopped",
     ],
@@ -254,7 +278,9 @@ CONCEPTS: dict[str, list[str]] = {
     "NUMB": [
         "numb", "numbness", "tingling", "tingles", "pins and needles", "no feeling",
         "(can't|cannot) feel (my |his |her |their |the |)(leg|legs|foot|feet|toes|arm|hand|hip|bum|buttock)",
-        "(leg|legs|foot|arm|hand|limb) (is |feels |went |has gone |gone |)(weak|numb|dead|floppy)",
+        "(leg|legs|foot|feet|arm|hand|limb|toes|knee|thigh|bum|buttock) (is |are |feels |feel |went |has gone |gone |has felt |felt |has been |is feeling |keeps feeling |been |)(a bit |a little |really |very |quite |kind of |sort of |)(weak|weaker|numb|dead|floppy|strange|odd|funny|weird|different|wrong|heavy|tingly|asleep)",
+        "(keep|keeps|kept) (tripping|stumbling|falling|dragging (my|his|her|their) (foot|leg))",
+        "dragging (my|his|her|their) (foot|leg)",
         "weak (leg|legs|foot|arm|hand|limb)", "weakness in (my |his |her |their |the |)(leg|legs|foot|arm|hand|limb)",
         "(leg|limb|foot) weakness", "dead leg", "lost feeling", "loss of feeling", "foot drop",
         "(my |his |her |)leg (is |)(giving way|gives way|gave way)", "burning pain down",
@@ -316,6 +342,7 @@ TOPIC_OF_LABEL: dict[str, str] = {
     "BLEED_HEAVY": "bleeding", "BLEED_CONTINUED": "bleeding", "BLEED_MINOR": "bleeding",
     "BLEED_STOPPED": "bleeding", "BLEED": "bleeding", "BRUISE": "bleeding",
     "BLEED_STOPS_WITH_PRESSURE": "bleeding_stops_with_pressure", "HEAVY_FLOW": "bleeding",
+    "RECURRING": "bleeding",
     "FAINT": "feeling_faint",
     "FEVER": "fever", "CHILLS": "fever", "FEEL_HOT": "fever",
     "CONFUSED": "very_unwell", "VERY_DROWSY": "very_unwell", "FAST_BREATHING": "very_unwell",

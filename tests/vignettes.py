@@ -1,0 +1,122 @@
+"""Run the vignette set (tests/vignettes/*.yml) against the live bot and score it.
+
+Each vignette gives the opening message, the answer to each question (by slot
+name; a list gives successive replies to a re-ask), facts for follow-ups, and
+the expected level. Questions are answered by reading `requested_slot` from
+the tracker, like a patient answering what is asked; anything not given is "no".
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from bot.policy import Level
+from tests.client import BotClient, texts
+
+VIGNETTE_DIR = Path(__file__).parent / "vignettes"
+MAX_TURNS = 30
+
+
+@dataclass
+class Result:
+    id: str
+    file: str
+    expected: str
+    got: Optional[str]
+    questions: int
+    transcript: list = field(default_factory=list)
+
+    @property
+    def under(self) -> bool:
+        return self.got is None or Level.from_slug(self.got) < Level.from_slug(self.expected)
+
+    @property
+    def over(self) -> bool:
+        return self.got is not None and Level.from_slug(self.got) > Level.from_slug(self.expected)
+
+
+def load(directory: Path = VIGNETTE_DIR) -> list[dict]:
+    vignettes = []
+    for path in sorted(directory.glob("*.yml")):
+        for v in yaml.safe_load(path.read_text())["vignettes"]:
+            vignettes.append({**v, "file": path.name})
+    return vignettes
+
+
+def _reply(vignette: dict, slot: str, times_asked: int) -> str:
+    answer = (vignette.get("answers") or {}).get(slot, (vignette.get("facts") or {}).get(slot, "no"))
+    if isinstance(answer, list):
+        answer = answer[min(times_asked, len(answer)) - 1]
+    return str(answer)
+
+
+def run_one(bot: BotClient, vignette: dict) -> Result:
+    sender = f"vignette-{vignette['id']}-{uuid.uuid4().hex[:6]}"
+    transcript = [("patient", vignette["opening"]), ("bot", texts(bot.say(sender, vignette["opening"])))]
+    asked: list[str] = []
+    for _ in range(MAX_TURNS):
+        slots = bot.slots(sender)
+        if slots.get("triage_level"):
+            break
+        question = slots.get("requested_slot")
+        if not question:
+            break  # the bot is not asking anything: counted as no advice (under-triage)
+        asked.append(question)
+        answer = _reply(vignette, question, asked.count(question))
+        transcript += [("patient", answer), ("bot", texts(bot.say(sender, answer)))]
+    return Result(id=vignette["id"], file=vignette["file"], expected=vignette["expected"],
+                  got=bot.slots(sender).get("triage_level"), questions=len(asked),
+                  transcript=transcript)
+
+
+def run_all(bot: BotClient, vignettes: list[dict], workers: int = 4) -> list[Result]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(lambda v: run_one(bot, v), vignettes))
+
+
+def summarise(results: list[Result]) -> dict:
+    n = len(results)
+    levels = [level.slug for level in Level]
+    per_level = {}
+    for level in levels:
+        rs = [r for r in results if r.expected == level]
+        if rs:
+            per_level[level] = {
+                "n": len(rs),
+                "exact_pct": round(100 * sum(r.got == r.expected for r in rs) / len(rs), 1),
+                "under_triage": sum(r.under for r in rs),
+                "over_triage_pct": round(100 * sum(r.over for r in rs) / len(rs), 1),
+                "safe_pct": round(100 * sum(not r.under for r in rs) / len(rs), 1),
+            }
+    return {
+        "vignettes": n,
+        "under_triage": sum(r.under for r in results),
+        "exact_pct": round(100 * sum(r.got == r.expected for r in results) / n, 1),
+        "over_triage_pct": round(100 * sum(r.over for r in results) / n, 1),
+        "safe_pct": round(100 * sum(not r.under for r in results) / n, 1),
+        "mean_questions": round(sum(r.questions for r in results) / n, 2),
+        "per_level": per_level,
+        "under_triaged": [r.id for r in results if r.under],
+        "over_triaged": [r.id for r in results if r.over],
+    }
+
+
+def write_results(results: list[Result], summary: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "vignettes.json").write_text(json.dumps(
+        {"summary": summary, "results": [asdict(r) for r in results]}, indent=1))
+    lines = ["| expected level | n | exact % | under-triage | over-triage % | safe % |",
+             "|---|---|---|---|---|---|"]
+    for level, s in summary["per_level"].items():
+        lines.append(f"| {level} | {s['n']} | {s['exact_pct']} | {s['under_triage']} | "
+                     f"{s['over_triage_pct']} | {s['safe_pct']} |")
+    lines.append(f"| **all** | {summary['vignettes']} | {summary['exact_pct']} | "
+                 f"{summary['under_triage']} | {summary['over_triage_pct']} | {summary['safe_pct']} |")
+    lines.append(f"\nMean number of questions: {summary['mean_questions']}")
+    (out_dir / "vignettes.md").write_text("\n".join(lines) + "\n")
