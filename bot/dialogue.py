@@ -87,14 +87,17 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
     present, absent = ex.labels(PRESENT), ex.labels(ABSENT)
     bleeding_talk = (
         requested in ("bleeding", "bleeding_stops_with_pressure")
-        or present & {"BLEED", "BLEED_CONTINUED", "BLEED_MINOR"}
+        or present & {"BLEED", "BLEED_CONTINUED", "BLEED_MINOR", "BLEED_LOTS"}
         or slots.get("bleeding") in ("minor", "continued")
     )
 
-    # Bleeding, worst description wins.
-    if "BLEED_HEAVY" in present or ("HEAVY_FLOW" in present and bleeding_talk):
+    # Bleeding, worst description wins. Stopping with pressure rules out the
+    # emergency, whatever the amount.
+    stops = bool(present & {"BLEED_STOPS_WITH_PRESSURE"})
+    if not stops and ("BLEED_HEAVY" in present or ("HEAVY_FLOW" in present and bleeding_talk)):
         v["bleeding"] = "heavy"
-    elif "BLEED_CONTINUED" in present or ("RECURRING" in present and bleeding_talk):
+    elif present & {"BLEED_HEAVY", "BLEED_CONTINUED", "BLEED_LOTS"} or (
+            present & {"RECURRING", "HEAVY_FLOW"} and bleeding_talk):
         v["bleeding"] = "continued"
     elif "BLEED_MINOR" in present:
         v["bleeding"] = "stopped" if "BLEED_STOPPED" in present else "minor"
@@ -104,7 +107,7 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
         v["bleeding"] = "continued"
     elif "BRUISE" in present:
         v["bleeding"] = "bruising"
-    elif absent & {"BLEED", "BLEED_CONTINUED", "BLEED_MINOR", "BLEED_HEAVY"}:
+    elif absent & {"BLEED", "BLEED_CONTINUED", "BLEED_MINOR", "BLEED_HEAVY", "BLEED_LOTS"}:
         v["bleeding"] = "none"
     if present & {"BLEED_STOPS_WITH_PRESSURE", "BLEED_STOPPED"}:
         v["bleeding_stops_with_pressure"] = "yes"
@@ -116,8 +119,8 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
 
     # Fever: a measured temperature under 38.0 °C with no chills is not a fever.
     measured_low = ex.temperature_c is not None and ex.temperature_c < FEVER_THRESHOLD_C
-    if present & {"CHILLS", "FEEL_HOT"}:
-        v["fever"] = "present"
+    if present & {"CHILLS", "FEEL_HOT"} or (requested == "fever" and "WARMTH" in present):
+        v["fever"] = "present"  # "he's hot", said to the fever question, is about him
     elif "FEVER" in present and not measured_low:
         v["fever"] = "present"
     elif ex.temperature_c is not None and ex.temperature_c >= FEVER_THRESHOLD_C:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import Optional
 
@@ -80,12 +81,23 @@ _CLAUSE_STARTERS = (
 _ANSWER_WORDS = {"nope", "nah", "yes", "yeah", "yep", "yup", "aye", "ok", "okay"}
 
 
+def _spell(word: str) -> str:
+    if word in vocab.SPELLING:
+        return vocab.SPELLING[word]
+    if word.endswith("in") and len(word) >= 4 and word + "g" in _known_words():
+        return word + "g"  # "bleedin", "shiverin", "goin"
+    return word
+
+
 def normalise(text: str) -> str:
     """Lower-case, fix typos and SMS-speak, and split a leading yes/no off its clause."""
     text = text[:MAX_ANALYSED_CHARS].translate(_APOSTROPHES).lower()
     text = re.sub(r"<[^>]{0,200}>", " ", text)  # markup is not symptom text
     text = re.sub(r"(\d)\s*(?:°|º|deg(?:rees?)?\b)\s*", r"\1 degrees ", text)
-    text = _WORD.sub(lambda m: vocab.SPELLING.get(m.group(0), m.group(0)), text)
+    text = _WORD.sub(lambda m: _spell(m.group(0)), text)
+    # SMS "2" for "to": "struggling 2 breathe", "hard 2 wake" (not "2 days").
+    text = re.sub(r"(?<=[a-z]) 2 (?!(?:day|days|week|weeks|hour|hours|hrs|min|mins|minutes|times|x)\b)(?=[a-z])",
+                  " to ", text)
     text = re.sub(r"\s+", " ", text).strip()
     # "no its red" answers the question with "no", then reports redness; without
     # the break NegEx would read it as "no ... red".
@@ -134,7 +146,23 @@ def _entity_patterns() -> list[dict]:
         for phrase in phrases:
             for variant in vocab.expand(phrase):
                 patterns.append({"label": label, "pattern": variant})
-    return patterns
+    return patterns + vocab.near_patterns()
+
+
+def _termset(termset: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {key: sorted({v for phrase in phrases for v in vocab.expand(phrase)})
+            for key, phrases in termset.items()}
+
+
+@lru_cache(maxsize=1)
+def _known_words() -> frozenset[str]:
+    """Every word the patterns use: to restore a dropped g ("bleedin" -> "bleeding")."""
+    words = set()
+    for phrases in vocab.CONCEPTS.values():
+        for phrase in phrases:
+            for variant in vocab.expand(phrase):
+                words.update(variant.split())
+    return frozenset(words)
 
 
 @lru_cache(maxsize=1)
@@ -143,12 +171,13 @@ def pipeline() -> Language:
     nlp.add_pipe("sentencizer")
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(_entity_patterns())
-    nlp.add_pipe("patient_negex", name="negation")
+    nlp.add_pipe("patient_negex", name="negation",
+                 config={"neg_termset": _termset(vocab.NEGATION_TERMSET)})
     if not Span.has_extension("unsure"):
         Span.set_extension("unsure", default=False)
     nlp.add_pipe(
         "patient_negex", name="uncertainty",
-        config={"neg_termset": vocab.UNSURE_TERMSET, "extension_name": "unsure"},
+        config={"neg_termset": _termset(vocab.UNSURE_TERMSET), "extension_name": "unsure"},
     )
     return nlp
 
@@ -242,28 +271,44 @@ def _temperature(text: str) -> tuple[Optional[float], bool]:
     return None, False
 
 
-def _days(text: str) -> Optional[float]:
+_WEEKDAY = re.compile(r"\b(last |on |since |this |)(monday|tuesday|wednesday|thursday|friday|saturday|"
+                      r"sunday|mon|tues|tue|wed|weds|thurs|thu|fri|sat|sun)( before last| last week|)\b")
+_WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _days(text: str, today: Optional[date] = None) -> Optional[float]:
+    """Days since something, in days. With several (a correction), the longest:
+    for soreness, the longer reading is the safer one."""
+    found: list[float] = []
     if re.search(r"\bday before yesterday\b", text):
-        return 2
-    if re.search(r"\b(yesterday|last night)\b", text):
-        return 1
-    if re.search(r"\b(today|this morning|this afternoon|earlier|few hours|hours ago)\b", text):
-        return 0
+        found.append(2)
+    elif re.search(r"\b(yesterday|last night|yday)\b", text):
+        found.append(1)
+    if re.search(r"\b(today|this morning|this afternoon|earlier today|few hours|hours ago)\b", text):
+        found.append(0)
+    if re.search(r"\b(over|more than|longer than|nearly|almost) (a|one) week\b", text):
+        found.append(8 if not re.search(r"\b(nearly|almost)\b", text) else 6)
     if re.search(r"\blast week\b", text):
-        return 7
-    match = _DURATION.search(text)
-    if not match:
-        return None
-    amount = match.group(1)
-    number = float(amount) if amount[0].isdigit() else _NUMBER_WORDS.get(amount, 1)
-    unit = match.group(2)
-    if unit.startswith("week"):
-        number *= 7
-    elif unit.startswith("fortnight"):
-        number *= 14
-    if "and a half" in match.group(0):
-        number += 3.5 if unit.startswith("week") else 0.5
-    return number
+        found.append(7)
+    for match in _DURATION.finditer(text):
+        amount, unit = match.group(1), match.group(2)
+        number = float(amount) if amount[0].isdigit() else _NUMBER_WORDS.get(amount, 1)
+        if unit.startswith("week"):
+            number *= 7
+        elif unit.startswith("fortnight"):
+            number *= 14
+        if "and a half" in match.group(0):
+            number += 3.5 if unit.startswith("week") else 0.5
+        found.append(number)
+    for match in _WEEKDAY.finditer(text):
+        day = _WEEKDAYS.index(match.group(2)[:3])
+        today = today or date.today()
+        back = (today.weekday() - day) % 7 or 7
+        if match.group(3) or match.group(1) == "last ":
+            back += 7 if match.group(3) else 0
+            back = max(back, 8) if match.group(3) else back
+        found.append(back)
+    return max(found) if found else None
 
 
 def _bare_number(text: str) -> Optional[float]:

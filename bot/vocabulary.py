@@ -66,6 +66,7 @@ SPELLING: dict[str, str] = {
     "chemo's": "chemo", "leukemia": "leukaemia", "dressin": "dressing",
     "confussed": "confused", "confuzed": "confused", "drowsey": "drowsy", "sleepey": "sleepy",
     "wnt": "won't", "thru": "through", "throu": "through", "tho": "though", "stoped": "stopped", "stopt": "stopped", "stoppd": "stopped",
+    "jus": "just", "bk": "back", "nada": "nothing", "zilch": "nothing", "nowt": "nothing",
     "alot": "a lot", "loadsa": "loads of", "lotsa": "lots of",
     "bandaid": "plaster", "band-aid": "plaster",
 }
@@ -75,6 +76,7 @@ CONCEPTS: dict[str, list[str]] = {
     # Phrases that contain a symptom word but are not a symptom ("blood
     # thinners"); the longest match wins, so these shadow "blood" and friends.
     "NOT_SYMPTOM": [
+        "fit and (healthy|well)", "fit as a fiddle", "(i'm|i am|he's|he is|she's|she is|they're|they are) (otherwise |)(fit|fit and well)", "confused (by|about|with|over|at|as to)", "a bit confused (by|about|with)", "(i'm|i am) (warm|nice and warm) and (fine|well|ok|okay|comfortable)", "warm and (fine|comfortable|cosy|cozy)",
         "blood (thinner|thinners|thinning|test|tests|results|count|counts|cells|cell|pressure|sugar|sugars|disorder|disorders|cancer|cancers|type|sample|samples|bank|donor|transfusion|transfusions|work)",
         "(warm|hot) (bath|shower|water|drink|weather|day|room|compress|pack)", "red (cross|blood cells)",
         "fit (for|to) (work|school|drive)", "keep fit", "(feel|feels|feeling|felt) fine",
@@ -106,6 +108,7 @@ CONCEPTS: dict[str, list[str]] = {
         "lost consciousness", "losing consciousness", "went down and won't get up",
     ],
     "UNCONSCIOUS": [
+        "(can|could) (hardly|barely) (wake|rouse) (him|her|them)( up|)", "(really|very|so|rly) (hard|difficult) to (wake|rouse)( up|)", "goes (back off|back to sleep) (straight away|again|immediately)", "keeps (passing out|drifting off|going unconscious)",
         "out cold", "(won't|will not|isn't|is not|not) (come|coming) (round|around|to)", "(can't|cannot|couldn't) (bring|get) (him|her|them) (round|around)", "not moving", "isn't moving", "knocked out", "eyes (rolled|rolling) back", "barely responsive", "unrousable", "no response",
         "unconscious", "unresponsive", "not responding", "won't respond", "not waking up",
         "(won't|can't|cannot|will not|doesn't|does not) wake (up|)",
@@ -133,10 +136,9 @@ CONCEPTS: dict[str, list[str]] = {
         "(can't|cannot|couldn't) (get|make) (it|the bleeding) (to |)stop",
         "still bleeding after (pressing|pressure|10 minutes|ten minutes|holding)",
         "(bleeding|blood) (even |)(with|after|despite) (firm |)(pressure|pressing)",
-        "(heavy|heavily|severe|massive|major|serious|lots of|loads of|a lot of|so much) (bleeding|blood|bleed)",
-        "bleeding (heavily|badly|profusely|like mad|a lot)", "bleeding loads",
+        "(severe|massive|major|serious) (bleeding|bleed)", "bleeding (profusely|like mad)",
         "blood everywhere", "pool of blood", "puddle of blood", "haemorrhage", "hemorrhage",
-        "haemorrhaging", "hemorrhaging", "blood dripping", "dripping (with |)blood",
+        "haemorrhaging", "hemorrhaging",
     ],
     # Flow words that mean heavy bleeding when the talk is about bleeding
     # ("is it bleeding?" "yes it's pouring out").
@@ -144,8 +146,13 @@ CONCEPTS: dict[str, list[str]] = {
         "pouring", "pouring out", "gushing", "gushing out", "spurting", "spurting out",
         "squirting", "pumping out", "streaming", "running down (my |his |her |the |)(leg|back)",
         "(won't|doesn't|does not|will not) stop", "(can't|cannot|couldn't) stop it",
-        "not stopping", "won't stop even", "everywhere", "dripping", "soaked the bed",
-        "soaking through everything", "loads", "a lot", "lots", "heavily",
+        "not stopping", "won't stop even", "everywhere", "soaked the bed",
+        "soaking through everything",
+    ],
+    # Amounts: more bleeding than a spot, to be checked (does it stop with pressure?).
+    "BLEED_LOTS": [
+        "(heavy|heavily|a lot of|lots of|loads of|so much|quite a lot of|quite a bit of|a fair bit of|plenty of) (bleeding|blood)",
+        "(bleeding|bled|bleeds|bleed) (quite |)(a lot|heavily|loads|a fair bit|quite a bit|badly)", "dripping", "dripping blood",
     ],
     # Bleeding that comes back, when the talk is about bleeding ("it stopped but
     # then started again").
@@ -196,6 +203,7 @@ CONCEPTS: dict[str, list[str]] = {
         "purple patch", "dark mark", "discoloured", "discolored", "discolouration",
     ],
     "FAINT": [
+        "(nearly|almost) (fainted|passed out|collapsed|blacked out|keeled over)", "felt like (i|he|she) (might|would|was going to) (faint|pass out)",
         "faint", "feeling faint", "feel faint", "dizzy", "dizziness", "light-headed",
         "light headed", "woozy", "clammy", "cold and clammy", "cold sweat", "cold sweats",
         "room is spinning", "going to pass out", "about to pass out", "going to faint",
@@ -225,6 +233,7 @@ CONCEPTS: dict[str, list[str]] = {
         "not with it", "muddled", "seeing things", "hallucinating",
     ],
     "VERY_DROWSY": [
+        "so (sleepy|drowsy)", "(hardly|barely) awake", "just wants to sleep", "won't stop sleeping",
         "very drowsy", "really drowsy", "extremely drowsy", "very sleepy", "really sleepy",
         "extremely sleepy", "can't stay awake", "can't keep (his|her|my|their) eyes open",
         "(so |really |very |)lethargic", "very lethargic", "keeps falling asleep", "drowsy",
@@ -329,6 +338,7 @@ CONCEPTS: dict[str, list[str]] = {
     ],
     # Lymph nodes.
     "LYMPH": [
+        "(one|something|a lump|a bump|a swelling|a knot|a hard bit) (in|under|on) (my |his |her |their |the |)(groin|armpit|armpits|neck|underarm|arm)", "(lump|lumps|bump|bumps|knot|knots|swelling|swellings|nodule|nodules|bean|pea|marble|grape)(-sized| sized|) (lump |bump |thing |)(in|under|on) (my |his |her |their |the |)(groin|armpit|armpits|neck|underarm|arm|jaw|throat|collarbone)",
         "lymph node", "lymph nodes", "lymph glands", "lymph gland", "glands", "gland",
         "swollen glands", "swollen gland",
         "(lump|lumps|bump|bumps|swelling|swellings|knot|knots|lumpy|swollen|bulge) (in|under|on|at|near|around) (my |his |her |their |the |your |)(neck|armpit|armpits|arm pit|groin|throat|underarm|jaw)",
@@ -337,11 +347,48 @@ CONCEPTS: dict[str, list[str]] = {
     ],
 }
 
+# --- Words near each other in one clause ("crushing pain in the middle of my
+# chest"): token patterns for the EntityRuler, up to NEAR_GAP words apart. ---
+NEAR_GAP = 5
+CLAUSE_BREAKERS = ["but", "and", "though", "although", "however", "except", "apart", ",", ".",
+                   ";", ":", "!", "?", "-", "because", "so", "then", "whereas", "while"]
+NEAR: dict[str, list[tuple[list[str], list[str]]]] = {
+    "CHEST_PAIN": [
+        (["pain", "pains", "painful", "hurts", "hurting", "hurt", "tight", "tightness", "heavy",
+          "heaviness", "pressure", "crushing", "squeezing", "squeezed", "aching", "ache", "burning",
+          "stabbing", "sharp", "elephant", "weight", "agony", "sore", "band"], ["chest"]),
+        (["chest"], ["pain", "pains", "painful", "hurts", "hurting", "hurt", "tight", "tightness",
+                     "heavy", "heaviness", "pressure", "crushing", "crushed", "squeezing", "squeezed",
+                     "aching", "aches", "burning", "stabbing", "elephant", "weight", "agony"]),
+    ],
+    "BREATHING": [
+        (["can't", "cannot", "unable", "struggling", "struggle", "struggles", "trouble", "difficulty",
+          "difficult", "hard", "problem", "problems", "fighting", "gasping", "labouring", "laboring"],
+         ["breathe", "breath", "breathing"]),
+        (["breathing", "breath"], ["laboured", "labored", "noisy", "rattly", "rattling", "wheezy",
+                                   "struggling", "difficult", "hard", "gasping", "shallow"]),
+    ],
+}
+
+
+def near_patterns() -> list[dict]:
+    """EntityRuler token patterns for NEAR: a word of the first list, then up to
+    NEAR_GAP words that do not end the clause, then a word of the second list."""
+    patterns = []
+    gap = {"LOWER": {"NOT_IN": CLAUSE_BREAKERS}, "OP": "?"}
+    for label, pairs in NEAR.items():
+        for first, second in pairs:
+            patterns.append({"label": label, "pattern": [
+                {"LOWER": {"IN": first}}, *([gap] * NEAR_GAP), {"LOWER": {"IN": second}}]})
+    return patterns
+
+
 # Labels that decide the patient's topic, and which form slot they answer.
 TOPIC_OF_LABEL: dict[str, str] = {
     "BLEED_HEAVY": "bleeding", "BLEED_CONTINUED": "bleeding", "BLEED_MINOR": "bleeding",
     "BLEED_STOPPED": "bleeding", "BLEED": "bleeding", "BRUISE": "bleeding",
     "BLEED_STOPS_WITH_PRESSURE": "bleeding_stops_with_pressure", "HEAVY_FLOW": "bleeding",
+    "BLEED_LOTS": "bleeding",
     "RECURRING": "bleeding",
     "FAINT": "feeling_faint",
     "FEVER": "fever", "CHILLS": "fever", "FEEL_HOT": "fever",
@@ -379,6 +426,8 @@ NEGATION_TERMSET: dict[str, list[str]] = {
         "can't stay awake", "can't keep", "can't put", "won't put", "cannot put",
         "not breathing", "not with it", "no feeling", "won't respond", "doesn't respond",
         "not walking", "not weight bearing", "not putting weight", "not eating",
+        "wasn't there before", "weren't there before", "not there before", "wasn't there yesterday",
+        "didn't have before", "never had before", "hasn't stopped", "not stopped",
     ],
     "preceding_negations": [
         "no", "not", "nor", "neither", "none", "never", "without", "nothing", "zero",
@@ -386,14 +435,18 @@ NEGATION_TERMSET: dict[str, list[str]] = {
         "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't", "hadn't", "doesn't",
         "don't", "didn't", "can't see", "cannot see", "can't see any", "not any",
         "no longer", "no more", "no real", "no obvious", "nil", "non", "nope", "nah",
+        "history of", "used to have", "used to get", "previous", "previously had",
         "not really", "not at all", "barely any", "hardly any", "no new",
     ],
     "following_negations": [
         "none", "gone", "has gone", "have gone", "gone now", "gone away", "went away",
         "has settled", "settled down", "stopped", "has stopped", "cleared", "cleared up",
         "resolved", "not present", "absent", "free", "nil", "no more", "disappeared",
-        "not there", "isn't there", "aren't there", "wasn't there", "not any more",
+        "not there", "isn't there", "aren't there", "not any more",
         "not anymore", "any more", "anymore",
+        # history, not now
+        "years ago", "year ago", "months ago", "month ago", "as a baby", "as a child",
+        "when (he|she|i|they) (was|were) (little|a baby|younger|small)", "in the past",
     ],
     # Negation scope ends at these (and at sentence ends and commas, see extraction).
     "termination": [
