@@ -8,7 +8,7 @@ ENV := source scripts/env.sh &&
 MODEL := models/triage.tar.gz
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py bot/extraction.py bot/vocabulary.py
 
-.PHONY: help run test install train migrate unit validate rasa-test e2e vignettes bench lock clean
+.PHONY: help run test install train migrate validate rasa-test bench lock clean
 
 help:
 	@echo "make run    - install, train if needed, migrate, start the bot on localhost"
@@ -50,7 +50,8 @@ validate: install
 	$(ENV) $(RASA) data validate --fail-on-warnings --quiet
 
 rasa-test: install train
-	$(ENV) $(PY) -m tests.rasa_story_test
+	$(ENV) $(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \
+	  --model $(MODEL) --out results/rasa-test --quiet
 
 bench: install train
 	$(ENV) $(PY) -m tests.bench
