@@ -8,7 +8,7 @@ ENV := source scripts/env.sh &&
 MODEL := models/triage.tar.gz
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py bot/extraction.py bot/vocabulary.py
 
-.PHONY: help run test install train migrate validate rasa-test bench lock clean
+.PHONY: help run test install train migrate validate rasa-test safety-report bench lock clean browser
 
 help:
 	@echo "make run    - install, train if needed, migrate, start the bot on localhost"
@@ -42,9 +42,13 @@ run: install train migrate
 	$(ENV) $(PY) -m bot.stack
 
 # --- tests --------------------------------------------------------------------
-test: install train
+test: install train browser
 	$(ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory validate rasa-test
+
+# Browser tests drive Debian's chromium: Playwright never downloads a browser.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 validate: install
 	$(ENV) $(RASA) data validate --fail-on-warnings --quiet
@@ -52,6 +56,9 @@ validate: install
 rasa-test: install train
 	$(ENV) $(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \
 	  --model $(MODEL) --out results/rasa-test --quiet
+
+safety-report: install   ## docs/safety/traceability.md from the policy table, vignettes and tests
+	$(ENV) $(PY) -m tests.safety_report
 
 bench: install train
 	$(ENV) $(PY) -m tests.bench

@@ -31,5 +31,18 @@ def latest_intent(tracker: Tracker) -> str:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
 
 
+def replies_to(tracker: Tracker, question: str) -> int:
+    """How many messages the patient has sent since the bot started asking `question`."""
+    seen = replies = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen += 1
+        elif event.get("event") == "slot" and event.get("name") == "requested_slot":
+            if event.get("value") != question:
+                break
+            replies = seen  # messages after this (earlier) ask of the same question
+    return replies
+
+
 def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or "unknown"

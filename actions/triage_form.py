@@ -8,8 +8,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.tracker_state import OFF_TOPIC_INTENTS, latest_intent, latest_text, slots_of
-from bot.dialogue import interpret, next_question
+from actions.tracker_state import (OFF_TOPIC_INTENTS, latest_intent, latest_text, replies_to,
+                                   slots_of)
+from bot.dialogue import interpret, next_question, said_something
 from bot.extraction import extract
 from bot.questions import QUESTIONS, wording
 
@@ -28,10 +29,15 @@ class ValidateTriageForm(FormValidationAction):
                   domain: Dict[Text, Any]) -> List[EventType]:
         slots = slots_of(tracker)
         requested = tracker.get_slot("requested_slot")
-        updates = interpret(
-            extract(latest_text(tracker)), requested, slots,
-            unclear_means_unsure=latest_intent(tracker) not in OFF_TOPIC_INTENTS,
-        )
+        # An off-topic reply (a question about results, say) is left to the
+        # rules once per question; after that an unreadable reply is "not sure",
+        # so a misread answer can never loop the same question forever.
+        off_topic = (latest_intent(tracker) in OFF_TOPIC_INTENTS
+                     and replies_to(tracker, requested) <= 1)
+        updates = interpret(extract(latest_text(tracker)), requested, slots,
+                            unclear_means_unsure=not off_topic)
+        if off_topic and not said_something(updates):
+            return []  # no slot filled: the form is rejected and a rule answers
         events = [SlotSet(name, value) for name, value in updates.items()]
         return events + [SlotSet("requested_slot", next_question({**slots, **updates}))]
 

@@ -49,6 +49,7 @@ ANSWER_VALUES = {
     "lymph_nodes": ("none", "present"),
     **{slot: ("no", "yes") for slot in YES_NO_FOLLOW_UPS},
 }
+NOT_ASKED = "not_needed"  # a follow-up the current answers do not call for
 UNKNOWN_TEMPERATURE = "unknown"  # still unsure after the re-ask: treated as >= 38.0 °C
 UNKNOWN_DAYS = "unknown"  # still unsure: treated as more than 7 days
 # A second "not sure" counts as the concerning answer.
@@ -73,7 +74,7 @@ Slots = dict[str, Any]
 
 # ---------------------------------------------------------------- interpreting
 def _worse(slot: str, old: Any, new: Any) -> bool:
-    if old is None:
+    if old is None or old == NOT_ASKED:
         return True
     order = SEVERITY.get(slot)
     if order is None or old not in order or new not in order:
@@ -141,7 +142,7 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
     # The site.
     inflamed = {"SWELLING", "REDNESS", "WARMTH", "PAIN_WORSE", "SPREADING_REDNESS",
                 "PAIN_UNCONTROLLED"}
-    if present & inflamed:
+    if present & inflamed or (requested == "swelling" and "LUMP" in present):
         v["swelling"] = "inflamed"
     elif present & {"SORE", "IMMOBILE", "NUMB"}:
         v["swelling"] = "sore"
@@ -162,9 +163,10 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
         v["pus"] = "present"
     elif "PUS" in absent:
         v["pus"] = "none"
-    if "LYMPH" in present:
+    glands = {"LYMPH", "LUMP"} if requested == "lymph_nodes" else {"LYMPH"}
+    if present & glands:
         v["lymph_nodes"] = "present"
-    elif "LYMPH" in absent:
+    elif absent & glands:
         v["lymph_nodes"] = "none"
     return v
 
@@ -207,7 +209,7 @@ def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
     # Numbers: temperatures anywhere; a bare number answers the pending question.
     if ex.temperature_c is not None:
         _put_max(updates, slots, "temperature", ex.temperature_c)
-    if requested == "temperature" and ex.temperature_c is None and ex.number is not None:
+    if requested in ("fever", "temperature") and ex.temperature_c is None and ex.number is not None:
         value = ex.number if ex.number < 50 else round((ex.number - 32) * 5 / 9, 1)
         if 33 <= value <= 44:
             _put_max(updates, slots, "temperature", value)
@@ -234,7 +236,31 @@ def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
                             updates, put)
     if requested in updates and updates[requested] is not None and slots.get("reask") == requested:
         updates["reask"] = None
+    _mark_follow_ups(slots, updates)
     return updates
+
+
+def said_something(updates: Slots) -> bool:
+    """Whether the updates come from the message, not only from follow-up bookkeeping."""
+    return any(value not in (None, NOT_ASKED) or slot not in FOLLOW_UPS
+               for slot, value in updates.items())
+
+
+def _mark_follow_ups(slots: Slots, updates: Slots) -> None:
+    """Mark follow-ups the answers do not call for, and unmark ones they now do.
+
+    The form's slot list holds every question in asking order; Rasa itself asks
+    the first empty one when it resumes after an interruption, so a follow-up
+    that is not needed must not look empty.
+    """
+    merged = {**slots, **updates}
+    needed = set(questions(merged))
+    for slot in FOLLOW_UPS:
+        value = merged.get(slot)
+        if slot in needed and value == NOT_ASKED:
+            updates[slot] = None
+        elif slot not in needed and value is None:
+            updates[slot] = NOT_ASKED
 
 
 def _answer_pending(ex, requested, slots, updates, put) -> None:
@@ -257,7 +283,7 @@ def _answer_pending(ex, requested, slots, updates, put) -> None:
     put(requested, if_yes if status == PRESENT else if_no)
 
 
-def _put_max(updates: Slots, slots: Slots, slot: str, value: float) -> None:
+def _put_max(updates: Slots, slots: Slots, slot: str, value: float) -> None:  # noqa: D103
     current = updates.get(slot, slots.get(slot))
     if not isinstance(current, (int, float)) or value > current:
         updates[slot] = value

@@ -28,6 +28,8 @@ RED_FLAG_LABELS = frozenset(
 # in more, and it bounds the work a pasted essay can cause. The full text is
 # still stored by Rasa.
 MAX_ANALYSED_CHARS = 2000
+# How many words a negation cue reaches forward ("no sign of any redness" is 3).
+NEGATION_WINDOW = 5
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,46 @@ def _spell(word: str) -> str:
     return word
 
 
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
+         if w != "_"}
+_NUM = r"(?:" + "|".join(sorted(list(_UNITS) + list(_TENS), key=len, reverse=True)) + r")"
+# Spelled-out numbers with a tens word, "hundred" or "point": "thirty eight point
+# five", "thirty-nine", "a hundred and one". Lone small numbers ("the one in my
+# groin", "ten days") are left as words.
+_NUMBER_PHRASE = re.compile(
+    rf"\b(?:(?:a|one) hundred(?: and)?(?:[ -]{_NUM}(?:[ -]{_NUM})?)?|{_NUM}(?:[ -]{_NUM})?)"
+    rf"(?: point(?: {_NUM})+)?\b")
+
+
+def _number_phrase(phrase: str) -> str:
+    words = phrase.replace("-", " ").split()
+    if not (set(words) & (set(_TENS) | {"hundred", "point"})):
+        return phrase
+    whole, decimals, seen_point = 0, "", False
+    for word in words:
+        if word == "point":
+            seen_point = True
+        elif seen_point:
+            decimals += str(_UNITS.get(word, 0))
+        elif word == "hundred":
+            whole = (whole or 1) * 100
+        elif word in _TENS:
+            whole += _TENS[word]
+        elif word in _UNITS:
+            whole += _UNITS[word]
+    return f"{whole}.{decimals}" if decimals else str(whole)
+
+
 def normalise(text: str) -> str:
     """Lower-case, fix typos and SMS-speak, and split a leading yes/no off its clause."""
     text = text[:MAX_ANALYSED_CHARS].translate(_APOSTROPHES).lower()
     text = re.sub(r"<[^>]{0,200}>", " ", text)  # markup is not symptom text
     text = re.sub(r"(\d)\s*(?:°|º|deg(?:rees?)?\b)\s*", r"\1 degrees ", text)
     text = _WORD.sub(lambda m: _spell(m.group(0)), text)
+    text = _NUMBER_PHRASE.sub(lambda m: _number_phrase(m.group(0)), text)
     # SMS "2" for "to": "struggling 2 breathe", "hard 2 wake" (not "2 days").
     text = re.sub(r"(?<=[a-z]) 2 (?!(?:day|days|week|weeks|hour|hours|hrs|min|mins|minutes|times|x)\b)(?=[a-z])",
                   " to ", text)
@@ -135,9 +171,18 @@ class PatientNegex(Negex):
         return [m for m in preceding if free(m)], [m for m in following if free(m)], terminating
 
     def negex(self, doc: Doc) -> Doc:
-        # A cue inside the entity itself ("can't breathe") must not negate it;
-        # NegEx already requires cue start < entity start, so that holds.
-        return super().negex(doc)
+        """NegEx's loop, with a window: a cue more than NEGATION_WINDOW words
+        before a finding does not reach it ("not swollen... OMG he's having a
+        seizure"). A cue inside the entity ("can't breathe") never negates it."""
+        preceding, following, terminating = self.process_negations(doc)
+        for start, end in self.termination_boundaries(doc, terminating):
+            cues_before = [c for c in preceding if start <= c[1] < end]
+            cues_after = [c for c in following if start <= c[1] < end]
+            for ent in doc[start:end].ents:
+                if any(c[2] <= ent.start and ent.start - c[2] <= NEGATION_WINDOW for c in cues_before) \
+                        or any(c[1] >= ent.end for c in cues_after):
+                    ent._.set(self.extension_name, True)
+        return doc
 
 
 def _entity_patterns() -> list[dict]:
@@ -182,7 +227,7 @@ def pipeline() -> Language:
     return nlp
 
 
-_LIST_JOINERS = {",", "or", "nor", "and/or", "/"}
+_LIST_JOINERS = {",", "or", "nor", "and/or", "/", "a", "an", "any", "the", "some"}
 
 
 def _carry_negation_through_lists(doc: Doc) -> None:
@@ -325,8 +370,8 @@ _UNSURE_ANSWER = re.compile(
     r"don't remember|^hmm+$|^um+$|^erm+$|^\?+$)"
 )
 _NO_ANSWER = re.compile(
-    r"^(no|nope|nah|none|nothing|never|negative|not really|not at all|not that i (know|can|have|"
-    r"'ve)|not that i've|i don't think so|don't think so|i dont think so|not as far as i|all good|"
+    r"^(no|nope|nah|none|nothing|never|negative|nil|zero|not really|not at all|"
+    r"not that (i|we|either|anyone|he|she|they|my)|i don't think so|don't think so|i dont think so|not as far as i|all good|"
     r"all fine|it's fine|its fine|fine|it's ok|all ok|seems fine|looks fine|nothing like that|"
     r"no none|no sign|not any|not now|not anymore|not any more|no longer|no it's fine|not yet)\b"
 )
@@ -353,8 +398,12 @@ _NEGATIVE_STATEMENT = re.compile(
 _JUST = re.compile(r"\b(just|only|apart from|except( for)?|other than)\b")
 
 
+_FILLER = re.compile(r"^((oh|ok|okay|ah|ahh|right|well|sorry|so|hmm|erm|um|uh|hi|hello|"
+                     r"oh right|oh ok|ah right|ah ok|i see|got it|thanks|thank you)[\s,.!-]+)+")
+
+
 def _answer(text: str, has_present: bool) -> Optional[str]:
-    stripped = text.strip(" .!,")
+    stripped = _FILLER.sub("", text.strip(" .!,")).strip(" .!,")
     if _UNSURE_ANSWER.search(stripped):
         return "unsure"
     if _NO_ANSWER.search(stripped):
@@ -366,6 +415,15 @@ def _answer(text: str, has_present: bool) -> Optional[str]:
     return None
 
 
+_ASKING_WHAT_A_WORD_MEANS = re.compile(
+    r"\b(what do you mean|what does .{1,30} mean|mean by|what (is|are|'s) (a |an |)"
+    r"(cloudy|pus|lymph|gland|mottled|clammy|rigor))")
+
+
+def _sentence_of(doc: Doc, fragment: str) -> str:
+    return next((sent.text for sent in doc.sents if fragment in sent.text), "")
+
+
 # ---------------------------------------------------------------- entry point
 def extract(text: str) -> Extraction:
     """Everything the message says about symptoms; never raises on odd input."""
@@ -374,6 +432,10 @@ def extract(text: str) -> Extraction:
     _carry_negation_through_lists(doc)
     temperature, said = _temperature(clean)
     mentions = [m for m in _mentions(doc) if m.label != "NOT_SYMPTOM"]
+    if _ASKING_WHAT_A_WORD_MEANS.search(clean):
+        # "What do you mean by cloudy fluid?" quotes the question, it reports nothing.
+        mentions = [m for m in mentions
+                    if not _ASKING_WHAT_A_WORD_MEANS.search(_sentence_of(doc, m.text))]
     return Extraction(
         text=clean,
         mentions=mentions,

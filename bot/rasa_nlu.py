@@ -4,8 +4,9 @@ Runs bot.extraction on every message, after DIET, and overrides it:
 - the rules find an emergency: the intent becomes `red_flag`, whatever DIET said;
 - DIET said `red_flag` but the rules only see negated red flags ("no chest
   pain"): `report_symptom`;
-- the rules find a symptom that is present, and DIET chose an intent that
-  would not triage it (e.g. "can I shower? it's gone red"): `report_symptom`.
+- the rules read a symptom, an answer or a temperature, and DIET chose an
+  intent that would not triage it ("can I shower? it's gone red", "Nil."):
+  `report_symptom`, or `affirm` / `deny` / `unsure` for a bare answer.
 Everything else is left to DIET.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.extraction import ABSENT, PRESENT, RED_FLAG_LABELS, extract
 
 logger = logging.getLogger(__name__)
 RED_FLAG_INTENT = "red_flag"
+ANSWER_INTENTS = {"yes": "affirm", "no": "deny", "fine": "deny", "unsure": "unsure"}
 # Intents whose rules lead into the triage questions (or are answers in them).
 TRIAGING_INTENTS = {"report_symptom", "affirm", "deny", "unsure", RED_FLAG_INTENT,
                     "start_again", "stop"}
@@ -77,6 +79,9 @@ class SafetyNetClassifier(GraphComponent):
                 m.label in RED_FLAG_LABELS and m.status == ABSENT for m in found.mentions
             ):
                 _set_intent(message, "report_symptom")
-            elif intent not in TRIAGING_INTENTS and found.labels(PRESENT) - {"EASING"}:
-                _set_intent(message, "report_symptom")
+            elif intent not in TRIAGING_INTENTS and (
+                    found.mentions or found.answer or found.temperature_c is not None):
+                # It reads as an answer or a symptom, whatever DIET thought
+                # ("Nil." is not goodbye, "thirty-nine" is not a greeting).
+                _set_intent(message, ANSWER_INTENTS.get(found.answer, "report_symptom"))
         return messages

@@ -1,8 +1,9 @@
-"""Start and stop the whole local stack: action server + Rasa server.
+"""Start and stop the whole local stack: action server + Rasa server + web chat.
 
-`python -m bot.stack` is what `make run` runs: it starts both servers, prints
-the URLs and stops everything cleanly on Ctrl-C. Tests use `Stack` directly,
-on free ports and a throw-away database.
+`python -m bot.stack` is what `make run` runs: it starts the three servers,
+prints the URLs and stops everything cleanly on Ctrl-C. Tests use `Stack`
+directly, on free ports and a throw-away database (the web chat only when
+given a `web_port`).
 """
 from __future__ import annotations
 
@@ -38,8 +39,9 @@ def _healthy(url: str) -> bool:
 class Stack:
     def __init__(self, *, rasa_port: int, action_port: int, token: str,
                  model: str = "models", env: Optional[dict] = None,
-                 log_dir: Optional[Path] = None) -> None:
+                 log_dir: Optional[Path] = None, web_port: Optional[int] = None) -> None:
         self.rasa_port, self.action_port, self.token, self.model = rasa_port, action_port, token, model
+        self.web_port = web_port
         self.env = {**os.environ, **(env or {}),
                     "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
                     "PYTHONPATH": str(PROJECT_ROOT)}
@@ -54,12 +56,16 @@ class Stack:
     def action_url(self) -> str:
         return f"http://127.0.0.1:{self.action_port}"
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def _spawn(self, name: str, args: list[str], env: Optional[dict] = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
-            args, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            args, cwd=PROJECT_ROOT, env={**self.env, **(env or {})}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_actions(self) -> None:
         self._spawn("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
@@ -72,9 +78,16 @@ class Stack:
             "--model", self.model, "--credentials", "credentials.yml",
             "--endpoints", "endpoints.yml"])
 
+    def start_web(self) -> None:
+        if self.web_port is None:
+            raise ValueError("start_web needs a web_port")
+        self._spawn("web", [sys.executable, "-m", "bot.web"],
+                    env={"WEB_PORT": str(self.web_port), "RASA_URL": self.rasa_url})
+
     def wait_until_up(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
-        checks = {"actions": f"{self.action_url}/health", "rasa": f"{self.rasa_url}/status?token={self.token}"}
+        checks = {"actions": f"{self.action_url}/health", "rasa": f"{self.rasa_url}/status?token={self.token}",
+                  "web": f"{self.web_url}/healthz"}
         pending = {name: url for name, url in checks.items() if name in self.processes}
         while pending and time.monotonic() < deadline:
             for name, url in list(pending.items()):
@@ -89,6 +102,8 @@ class Stack:
     def start(self) -> "Stack":
         self.start_actions()
         self.start_rasa()
+        if self.web_port is not None:
+            self.start_web()
         self.wait_until_up()
         return self
 
@@ -113,7 +128,7 @@ class Stack:
 
 def main() -> None:
     stack = Stack(rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
-                  token=os.environ["RASA_TOKEN"])
+                  token=os.environ["RASA_TOKEN"], web_port=int(os.environ["WEB_PORT"]))
     stopping = False
 
     def _stop(*_):
@@ -126,7 +141,7 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print("Starting the action server and the Rasa server (about a minute)...", flush=True)
+    print("Starting the action server, the Rasa server and the web chat (about a minute)...", flush=True)
     try:
         stack.start()
     except Exception as error:
@@ -136,9 +151,11 @@ def main() -> None:
     print(f"""
 Post-biopsy triage bot is running (logs in var/log/). Ctrl-C stops everything.
 
-  Chat (REST):   POST {stack.rasa_url}/webhooks/rest/webhook   {{"sender": "me", "message": "hi"}}
-  Rasa HTTP API: {stack.rasa_url}/  (token auth: ?token=$RASA_TOKEN from .env)
-  Action server: {stack.action_url}/health
+  Patient web chat: http://localhost:{stack.web_port}/
+  Embed it with:    <script src="http://localhost:{stack.web_port}/widget.js" defer></script>
+  Chat (REST):      POST {stack.rasa_url}/webhooks/rest/webhook   {{"sender": "me", "message": "hi"}}
+  Rasa HTTP API:    {stack.rasa_url}/  (token auth: ?token=$RASA_TOKEN from .env)
+  Action server:    {stack.action_url}/health
 """, flush=True)
     while True:
         for name, process in list(stack.processes.items()):

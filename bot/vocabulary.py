@@ -66,7 +66,7 @@ SPELLING: dict[str, str] = {
     "chemo's": "chemo", "leukemia": "leukaemia", "dressin": "dressing",
     "confussed": "confused", "confuzed": "confused", "drowsey": "drowsy", "sleepey": "sleepy",
     "wnt": "won't", "thru": "through", "throu": "through", "tho": "though", "stoped": "stopped", "stopt": "stopped", "stoppd": "stopped",
-    "jus": "just", "bk": "back", "nada": "nothing", "zilch": "nothing", "nowt": "nothing",
+    "apyrexial": "no fever", "afebrile": "no fever", "jus": "just", "bk": "back", "nada": "nothing", "zilch": "nothing", "nowt": "nothing",
     "alot": "a lot", "loadsa": "loads of", "lotsa": "lots of",
     "bandaid": "plaster", "band-aid": "plaster",
 }
@@ -317,7 +317,7 @@ CONCEPTS: dict[str, list[str]] = {
     "SWELLING": [
         "swollen", "swelling", "swelled", "puffy", "puffed up", "raised", "bulging",
         "lump at the site", "lump where", "lump on (my |his |her |the |)(hip|back|site)",
-        "hard lump", "bump", "lumpy", "inflamed", "inflammation",
+        "hard lump", "inflamed", "inflammation",
     ],
     "REDNESS": [
         "red", "redness", "reddish", "reddened", "pink", "pinkish", "angry looking",
@@ -336,6 +336,8 @@ CONCEPTS: dict[str, list[str]] = {
         "smell", "smells", "smelly", "smelling", "stinks", "stinking", "stink", "whiffy",
         "odour", "odor", "pong", "pongs", "abscess", "boil",
     ],
+    # A lump with no place said: the glands if that is what was asked.
+    "LUMP": ["lump", "lumps", "bump", "bumps", "knot", "knots", "nodule", "nodules", "lumpy"],  # see dialogue
     # Lymph nodes.
     "LYMPH": [
         "(one|something|a lump|a bump|a swelling|a knot|a hard bit) (in|under|on) (my |his |her |their |the |)(groin|armpit|armpits|neck|underarm|arm)", "(lump|lumps|bump|bumps|knot|knots|swelling|swellings|nodule|nodules|bean|pea|marble|grape)(-sized| sized|) (lump |bump |thing |)(in|under|on) (my |his |her |their |the |)(groin|armpit|armpits|neck|underarm|arm|jaw|throat|collarbone)",
@@ -399,7 +401,7 @@ TOPIC_OF_LABEL: dict[str, str] = {
     "IMMOBILE": "pain_uncontrolled", "NUMB": "numbness",
     "PAIN_WORSE": "swelling", "SORE": "swelling", "SWELLING": "swelling",
     "REDNESS": "swelling", "WARMTH": "swelling", "EASING": "swelling",
-    "PUS": "pus", "LYMPH": "lymph_nodes",
+    "PUS": "pus", "LYMPH": "lymph_nodes", "LUMP": "lymph_nodes",
     "BREATHING": "red_flag", "CHEST_PAIN": "red_flag", "COLLAPSE": "red_flag",
     "UNCONSCIOUS": "red_flag", "SEIZURE": "red_flag", "FLOPPY": "red_flag",
 }
@@ -453,7 +455,8 @@ NEGATION_TERMSET: dict[str, list[str]] = {
         "but", "however", "although", "though", "except", "apart from", "aside from",
         "other than", "besides", "yet", "still", "which", "whereas", "while", "now",
         "then", "and", "plus", "also", "because", "as", "since", "just", "only",
-        ",", ";", ":", "-", "!", "?", "also",
+        ",", ";", ":", "-", "!", "?", "also", "...", "…", "omg", "oh my god", "wait",
+        "actually", "help", "oh",
     ],
 }
 

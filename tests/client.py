@@ -15,14 +15,15 @@ class BotClient:
         response.raise_for_status()
         return response.json()
 
-    def tracker(self, sender: str) -> dict:
+    def tracker(self, sender: str, events: str = "ALL") -> dict:
         response = self.http.get(f"{self.rasa_url}/conversations/{sender}/tracker",
-                                 params={"token": self.token}, timeout=self.timeout)
+                                 params={"token": self.token, "include_events": events},
+                                 timeout=self.timeout)
         response.raise_for_status()
         return response.json()
 
     def slots(self, sender: str) -> dict:
-        return self.tracker(sender)["slots"]
+        return self.tracker(sender, events="NONE")["slots"]
 
 
 def texts(messages: list[dict]) -> str:

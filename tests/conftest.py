@@ -53,3 +53,27 @@ def live_bot(migrated_db, tmp_root):
         yield stack, BotClient(stack.rasa_url, stack.token)
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def live_web(live_bot, tmp_root):
+    """The web chat (`python -m bot.web`) on a free port in front of live_bot's Rasa.
+
+    `embedding_origin` is a second local origin listed in ALLOWED_ORIGINS, for a
+    test page that embeds the widget the way a hospital website would.
+    """
+    from types import SimpleNamespace
+
+    from bot.stack import Stack, free_port
+
+    stack, _ = live_bot
+    embedding_origin = f"http://127.0.0.1:{free_port()}"
+    web = Stack(rasa_port=stack.rasa_port, action_port=stack.action_port, token=stack.token,
+                web_port=free_port(), env={"ALLOWED_ORIGINS": embedding_origin},
+                log_dir=tmp_root / "logs")
+    web.start_web()
+    try:
+        web.wait_until_up(timeout=60)
+        yield SimpleNamespace(url=web.web_url, embedding_origin=embedding_origin)
+    finally:
+        web.stop()

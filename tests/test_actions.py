@@ -61,7 +61,7 @@ def test_red_flag_mid_form_ends_the_form_on_the_same_turn():
 def test_off_topic_question_is_left_to_the_rules():
     _, slots, _ = run(ValidateTriageForm(), tracker(
         "when do I get my results?", {"requested_slot": "fever"}, "ask_results"))
-    assert set(slots) == {"requested_slot"}  # nothing filled: the form rejects
+    assert slots == {}  # no slot events: the form is rejected and a rule answers
 
 
 def test_ask_action_uses_carer_wording_and_simpler_reask():
@@ -117,3 +117,20 @@ def test_start_again_resets_and_stop_ends_the_form():
     assert {"event": "reset_slots", "timestamp": None} in events
     messages, slots, _ = run(ActionStopTriage(), tracker("stop"))
     assert slots["requested_slot"] is None and "999" in messages[0]["text"]
+
+
+def test_a_second_off_topic_reply_to_the_same_question_counts_as_not_sure():
+    t = tracker("thirty eight point five", {"requested_slot": "temperature", "fever": "present"},
+                "ask_help")
+    t.events[:0] = [{"event": "slot", "name": "requested_slot", "value": "temperature"},
+                    {"event": "user", "text": "thirty eight point five"}]
+    _, slots, _ = run(ValidateTriageForm(), t)
+    assert slots["temperature"] == 38.5  # the number is read whatever the intent
+
+
+def test_unreadable_second_reply_is_not_sure_even_with_an_off_topic_intent():
+    t = tracker("🙂", {"requested_slot": "pus"}, "greet")
+    t.events[:0] = [{"event": "slot", "name": "requested_slot", "value": "pus"},
+                    {"event": "user", "text": "hello?"}]
+    _, slots, _ = run(ValidateTriageForm(), t)
+    assert slots["reask"] == "pus"

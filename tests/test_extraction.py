@@ -63,6 +63,22 @@ CASES = [
     ("lump in my armpit", {"LYMPH": PRESENT}),
     ("swollen glands in her groin", {"LYMPH": PRESENT}),
     ("on chemo for leukaemia", {"IMMUNE_WEAK": PRESENT}),
+    # negation reaches a few words, not a whole message
+    ("not swollen... omg he's having a seizure", {"SWELLING": ABSENT, "SEIZURE": PRESENT}),
+    ("no lumps in my neck but there's one in my groin", {"LYMPH": PRESENT}),
+    ("a pea-sized lump under my arm that wasn't there before", {"LYMPH": PRESENT}),
+    ("not having any treatment for cancer or a blood disorder", {"IMMUNE_WEAK": ABSENT}),
+    ("she had a febrile fit two years ago", {"SEIZURE": ABSENT}),
+    # words near each other
+    ("my chest feels like an elephant is sitting on it", {"CHEST_PAIN": PRESENT}),
+    ("crushing pain in the middle of my chest", {"CHEST_PAIN": PRESENT}),
+    ("hes strugglin 2 breathe", {"BREATHING": PRESENT}),
+    ("hes rly hard 2 wake", {"UNCONSCIOUS": PRESENT}),
+    # not symptoms
+    ("i'm on blood thinners", {"BLEED": None}),
+    ("i'm fit and healthy otherwise", {"SEIZURE": None}),
+    ("a bit confused by my thermometer", {"CONFUSED": None}),
+    ("what do you mean by cloudy fluid? nothing is coming out", {"PUS": None}),
 ]
 
 
@@ -108,6 +124,8 @@ def test_durations(text, days):
     ("yes", "yes"), ("yh", "yes"), ("yeah a bit", "yes"), ("i think so", "yes"),
     ("no", "no"), ("nope", "no"), ("nah", "no"), ("not that i've noticed", "no"),
     ("not sure", "unsure"), ("dunno", "unsure"), ("idk tbh", "unsure"), ("can't tell", "unsure"),
+    ("oh ok, no, nothing", "no"), ("Nil.", "no"), ("not that either of us have seen", "no"),
+    ("it's clean and dry", "fine"), ("nothing there", "no"), ("the site looks clean and dry", "fine"), ("just a small bruise", "fine"),
 ])
 def test_bare_answers(text, answer):
     assert extract(text).answer == answer

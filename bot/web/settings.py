@@ -1,0 +1,52 @@
+"""The web server's settings, from the environment or `.env` (see `.env.example`)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from dotenv import load_dotenv
+
+from bot.config import PROJECT_ROOT
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_origins(value: str) -> frozenset[str]:
+    """"https://a.example, https://b.example:8443/" -> {scheme://host[:port]}, written the way
+    browsers send the Origin header (lower case, no default port, no path)."""
+    origins = set()
+    for item in value.split(","):
+        parts = urlsplit(item.strip())
+        if parts.scheme in DEFAULT_PORTS and parts.hostname:
+            host = parts.netloc.lower().rsplit("@", 1)[-1]
+            host = host.removesuffix(f":{DEFAULT_PORTS[parts.scheme]}")
+            origins.add(f"{parts.scheme}://{host}")
+        elif item.strip():
+            raise ValueError(f"ALLOWED_ORIGINS: {item.strip()!r} is not an origin like https://host")
+    return frozenset(origins)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str
+    port: int
+    rasa_url: str
+    rasa_timeout: float
+    allowed_origins: frozenset[str]
+
+
+def web_settings() -> WebSettings:
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+    return WebSettings(
+        host=_env("WEB_HOST", "127.0.0.1"),
+        port=int(_env("WEB_PORT", "8000")),
+        rasa_url=_env("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+        rasa_timeout=float(_env("RASA_TIMEOUT_SECONDS", "30")),
+        allowed_origins=parse_origins(_env("ALLOWED_ORIGINS", "")),
+    )
