@@ -36,7 +36,7 @@ $(MODEL): $(TRAINING_INPUTS) | install
 train: $(MODEL)
 
 migrate: install
-	$(ENV) $(VENV)/bin/alembic upgrade head
+	$(ENV) $(VENV)/bin/alembic upgrade heads
 
 run: install train migrate
 	$(ENV) $(PY) -m bot.stack

@@ -13,6 +13,7 @@ Safety rules that hold throughout:
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Optional
 
 from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction
@@ -59,6 +60,7 @@ STILL_UNSURE_VALUES = {
     "bleeding_stops_with_pressure": "no",
 }
 FEVER_THRESHOLD_C = 38.0
+NORMAL_TEMPERATURE_C = 37.0
 SORENESS_DAYS = 7
 
 SEPSIS_LABELS = ("CONFUSED", "VERY_DROWSY", "FAST_BREATHING", "MOTTLED", "VERY_PALE")
@@ -209,6 +211,8 @@ def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
     # Numbers: temperatures anywhere; a bare number answers the pending question.
     if ex.temperature_c is not None:
         _put_max(updates, slots, "temperature", ex.temperature_c)
+    if requested == "temperature" and ex.temperature_c is None and re.search(r"\bnormal\b", ex.text):
+        _put_max(updates, slots, "temperature", NORMAL_TEMPERATURE_C)  # "it was normal"
     if requested in ("fever", "temperature") and ex.temperature_c is None and ex.number is not None:
         value = ex.number if ex.number < 50 else round((ex.number - 32) * 5 / 9, 1)
         if 33 <= value <= 44:

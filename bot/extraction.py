@@ -371,13 +371,15 @@ _UNSURE_ANSWER = re.compile(
 )
 _NO_ANSWER = re.compile(
     r"^(no|nope|nah|none|nothing|never|negative|nil|zero|not really|not at all|"
-    r"not that (i|we|either|anyone|he|she|they|my)|i don't think so|don't think so|i dont think so|not as far as i|all good|"
+    r"not that (i|we|either|anyone|he|she|they|my)|not as such|negative|i don't think so|don't think so|i dont think so|not as far as i|all good|"
     r"all fine|it's fine|its fine|fine|it's ok|all ok|seems fine|looks fine|nothing like that|"
     r"no none|no sign|not any|not now|not anymore|not any more|no longer|no it's fine|not yet)\b"
 )
 _YES_ANSWER = re.compile(
     r"^(yes|yeah|yep|aye|yup|correct|i think so|think so|a bit|a little|slightly|some|kind of|"
     r"sort of|a lot|definitely|probably|maybe|possibly|there is|it is|it does|he does|she does|"
+    r"(i |)(can't|cannot) say (it|he|she) (isn't|is not|hasn't|has not|wasn't)|i'd say so|a touch|"
+    r"ever so slightly|touch of|"
     r"he has|she has|i have|it has|true|affirmative|sure|certainly|absolutely|lots|loads|"
     r"quite|very|really)\b"
 )
@@ -392,7 +394,8 @@ _NEGATIVE_STATEMENT = re.compile(
     r"nothing (there|on it|at all|found|coming out|to report|like that|of the sort|unusual|new)|"
     r"(haven't|have not|didn't|did not|can't|cannot) (found|find|noticed|notice|seen|see|felt|feel) "
     r"(any|anything|a thing|nothing)|not a (drop|spot|thing|sign|trace)|all clear|"
-    r"(clean|dry) and (dry|clean)|no problems?|no issues?|no change)\b"
+    r"(clean|dry) and (dry|clean)|no problems?|no issues?|no change|dry as a bone|bone dry|"
+    r"clean as a whistle|right as rain|nothing doing)\b"
 )
 # "just a bruise", "only a bit sore": whatever was asked, the answer is no.
 _JUST = re.compile(r"\b(just|only|apart from|except( for)?|other than)\b")
@@ -402,8 +405,14 @@ _FILLER = re.compile(r"^((oh|ok|okay|ah|ahh|right|well|sorry|so|hmm|erm|um|uh|hi
                      r"oh right|oh ok|ah right|ah ok|i see|got it|thanks|thank you)[\s,.!-]+)+")
 
 
+# "Can't say I have" is a no, though "can't say" alone is a not sure.
+_NO_DESPITE_HEDGE = re.compile(r"^(i |)(can't|cannot) say (that |)(i|we|he|she|they) (have|has|had|did|noticed)\b")
+
+
 def _answer(text: str, has_present: bool) -> Optional[str]:
     stripped = _FILLER.sub("", text.strip(" .!,")).strip(" .!,")
+    if _NO_DESPITE_HEDGE.search(stripped):
+        return "no"
     if _UNSURE_ANSWER.search(stripped):
         return "unsure"
     if _NO_ANSWER.search(stripped):

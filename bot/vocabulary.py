@@ -76,6 +76,8 @@ CONCEPTS: dict[str, list[str]] = {
     # Phrases that contain a symptom word but are not a symptom ("blood
     # thinners"); the longest match wins, so these shadow "blood" and friends.
     "NOT_SYMPTOM": [
+        "(smells|smell|smelling|smelt) of nothing", "(doesn't|does not|don't) smell of anything",
+        "(vein|veins|lung) (collapsed|collapsing)", "collapsed (vein|veins|lung)", "collapsed (when|as) they",
         "fit and (healthy|well)", "fit as a fiddle", "(i'm|i am|he's|he is|she's|she is|they're|they are) (otherwise |)(fit|fit and well)", "confused (by|about|with|over|at|as to)", "a bit confused (by|about|with)", "(i'm|i am) (warm|nice and warm) and (fine|well|ok|okay|comfortable)", "warm and (fine|comfortable|cosy|cozy)",
         "blood (thinner|thinners|thinning|test|tests|results|count|counts|cells|cell|pressure|sugar|sugars|disorder|disorders|cancer|cancers|type|sample|samples|bank|donor|transfusion|transfusions|work)",
         "(warm|hot) (bath|shower|water|drink|weather|day|room|compress|pack)", "red (cross|blood cells)",
@@ -176,6 +178,7 @@ CONCEPTS: dict[str, list[str]] = {
         "fresh blood", "blood coming out", "bleeding a bit more", "more bleeding",
     ],
     "BLEED_MINOR": [
+        "(little |tiny |small |)(spot|speck|dot|smear|drop|bit|touch|mark) of red (on|in)",
         "(bled|bleed|bleeding) (a |)(tiny|little|small|wee|teeny) (bit|amount)", "(bled|bleed) (a |)(tiny |little |)bit",
         "(small|tiny|little|wee|bit of|spot of|dot of|speck of|smear of) (spot of |bit of |amount of |)(blood|bleeding)",
         "(spot|spots|dot|speck|smear|drop|drops) of blood", "(a |)(little|tiny|small) bit of blood",
@@ -315,6 +318,7 @@ CONCEPTS: dict[str, list[str]] = {
         "fading", "calming down",
     ],
     "SWELLING": [
+        "puffier", "puffed", "(bigger|fatter|thicker) than the other (side|one|hip|leg)",
         "swollen", "swelling", "swelled", "puffy", "puffed up", "raised", "bulging",
         "lump at the site", "lump where", "lump on (my |his |her |the |)(hip|back|site)",
         "hard lump", "inflamed", "inflammation",
@@ -329,6 +333,7 @@ CONCEPTS: dict[str, list[str]] = {
     ],
     # Pus, oozing, smell.
     "PUS": [
+        "whiff", "stench", "reek", "reeks", "reeking", "niff", "smelt (bad|funny|off|awful|horrible)", "smelled (bad|funny|off|awful|horrible)", "smells (bad|funny|off|awful|horrible)",
         "pus", "pussy", "puss", "infected", "infection", "discharge", "discharging",
         "oozing", "oozes", "ooze", "weeping", "weeps", "leaking", "leaks", "seeping",
         "draining", "drainage", "gunk", "goo", "gooey", "sticky stuff", "crusty",
@@ -355,6 +360,10 @@ NEAR_GAP = 5
 CLAUSE_BREAKERS = ["but", "and", "though", "although", "however", "except", "apart", ",", ".",
                    ";", ":", "!", "?", "-", "because", "so", "then", "whereas", "while"]
 NEAR: dict[str, list[tuple[list[str], list[str]]]] = {
+    "UNCONSCIOUS": [
+        (["struggling", "struggle", "hard", "difficult", "can't", "cannot", "unable", "trouble",
+          "won't", "impossible"], ["wake", "waking", "rouse", "rousing"]),
+    ],
     "CHEST_PAIN": [
         (["pain", "pains", "painful", "hurts", "hurting", "hurt", "tight", "tightness", "heavy",
           "heaviness", "pressure", "crushing", "squeezing", "squeezed", "aching", "ache", "burning",
@@ -429,6 +438,8 @@ NEGATION_TERMSET: dict[str, list[str]] = {
         "not breathing", "not with it", "no feeling", "won't respond", "doesn't respond",
         "not walking", "not weight bearing", "not putting weight", "not eating",
         "wasn't there before", "weren't there before", "not there before", "wasn't there yesterday",
+        "can't say it isn't", "can't say it's not", "can't say it is not", "wouldn't say it isn't",
+        "wouldn't say it's not", "not that it isn't", "can't deny", "cannot deny",
         "didn't have before", "never had before", "hasn't stopped", "not stopped",
     ],
     "preceding_negations": [
@@ -438,6 +449,9 @@ NEGATION_TERMSET: dict[str, list[str]] = {
         "don't", "didn't", "can't see", "cannot see", "can't see any", "not any",
         "no longer", "no more", "no real", "no obvious", "nil", "non", "nope", "nah",
         "history of", "used to have", "used to get", "previous", "previously had",
+        "wouldn't say", "would not say", "wouldn't call it", "not what i'd call", "not as such",
+        "negative on", "negative for", "negative re",
+        "free from", "not a hint of", "not a trace of",
         "not really", "not at all", "barely any", "hardly any", "no new",
     ],
     "following_negations": [

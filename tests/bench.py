@@ -78,7 +78,7 @@ def bench_live() -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="triage-bench-"))
     os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.db'}"
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT,
+    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "heads"], cwd=PROJECT_ROOT,
                    check=True, capture_output=True)
     stack = Stack(rasa_port=free_port(), action_port=free_port(), token=secrets.token_hex(8),
                   model=str(PROJECT_ROOT / "models" / "triage.tar.gz"), log_dir=tmp / "logs")

@@ -30,7 +30,7 @@ def migrated_db(tmp_root):
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     return os.environ["DATABASE_URL"]
 
 
@@ -77,3 +77,79 @@ def live_web(live_bot, tmp_root):
         yield SimpleNamespace(url=web.web_url, embedding_origin=embedding_origin)
     finally:
         web.stop()
+
+
+# --- SMS follow-up (issue 4) ---------------------------------------------------------------
+# Fakes of Twilio's Messages API and of Rasa's HTTP API (tests/fake_twilio.py,
+# tests/fake_rasa.py), a clean set of SMS tables per test, and `sms_live`: a Rasa server
+# and action server of its own, started with the SMS settings (its channel reads them from
+# the environment, and live_bot may already be running without them).
+
+SMS_TEST_DEFAULTS = {
+    "SMS_FOLLOWUPS": "0@18:00,1@10:00,3@10:00,7@10:00", "SMS_QUIET_HOURS": "21:00-08:00",
+    "SMS_SEND_WINDOW_MINUTES": "180", "SMS_MIN_GAP_MINUTES": "120",
+    "SMS_SKIP_IF_ACTIVE_MINUTES": "120", "SMS_DEFAULT_REGION": "GB",
+    "SMS_FOLLOWUP_INTENT": "greet", "SMS_WORKER_THREADS": "4", "SMS_LEASE_SECONDS": "120",
+    "SMS_MAX_ATTEMPTS": "4", "SMS_RETRY_BASE_SECONDS": "30", "SMS_REPLY_MAX_AGE_MINUTES": "60",
+    "SMS_HTTP_TIMEOUT_SECONDS": "10", "SMS_POLL_SECONDS": "0.2", "SMS_WEBHOOK_URL": "",
+    "SMS_API_TOKEN": "test-api-token",
+}
+
+
+@pytest.fixture
+def sms_clean(migrated_db):
+    """Empty SMS tables (the worker dispatches whatever is due in the whole database)."""
+    from sqlalchemy import text as sql
+
+    from bot.storage.db import engine
+
+    with engine().begin() as db:
+        for table in ("sms_outbox", "sms_inbound", "sms_followups", "sms_discharges",
+                      "sms_opt_outs"):
+            db.execute(sql(f"DELETE FROM {table}"))
+    return migrated_db
+
+
+@pytest.fixture
+def sms_fakes(sms_clean, monkeypatch):
+    """A fake Twilio and a fake Rasa, and the SMS settings pointing at them."""
+    from types import SimpleNamespace
+
+    from tests.fake_rasa import FakeRasa
+    from tests.fake_twilio import FakeTwilio
+
+    with FakeTwilio() as twilio, FakeRasa() as rasa:
+        env = {**SMS_TEST_DEFAULTS, **twilio.env(), **rasa.env()}
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        yield SimpleNamespace(twilio=twilio, rasa=rasa, env=env)
+
+
+@pytest.fixture(scope="session")
+def sms_live(migrated_db, tmp_root):
+    """Real Rasa + action servers with our SMS channel, sending to a fake Twilio."""
+    import secrets
+    from types import SimpleNamespace
+
+    from bot.config import PROJECT_ROOT
+    from bot.stack import Stack, free_port
+    from tests.client import BotClient
+    from tests.fake_twilio import FakeTwilio
+
+    model = PROJECT_ROOT / "models" / "triage.tar.gz"
+    if not model.exists():
+        pytest.fail("no trained model: run `make train` (make test does it)")
+    twilio = FakeTwilio().start()
+    rasa_port, token = free_port(), secrets.token_hex(16)
+    webhook_url = f"http://127.0.0.1:{rasa_port}/webhooks/sms/webhook"
+    env = {**SMS_TEST_DEFAULTS, **twilio.env(), "SMS_WEBHOOK_URL": webhook_url,
+           "RASA_URL": f"http://127.0.0.1:{rasa_port}", "RASA_TOKEN": token}
+    stack = Stack(rasa_port=rasa_port, action_port=free_port(), token=token, model=str(model),
+                  env=env, log_dir=tmp_root / "logs-sms")
+    try:
+        stack.start()
+        yield SimpleNamespace(stack=stack, twilio=twilio, env=env, webhook_url=webhook_url,
+                              bot=BotClient(stack.rasa_url, token))
+    finally:
+        stack.stop()
+        twilio.stop()

@@ -1,0 +1,189 @@
+"""SmsInput: our Rasa input channel for Twilio's SMS webhook (POST /webhooks/sms/webhook).
+
+What Rasa 3.6's built-in TwilioInput gets wrong, and what this one does instead:
+- it never checks X-Twilio-Signature: here every request is checked with the `twilio`
+  library's RequestValidator against SMS_WEBHOOK_URL (the URL configured at Twilio); a
+  forged or unsigned request gets 403 and changes nothing;
+- a POST without `Body` raises a 500 there: here it is stored and answered in words;
+- it sends with the synchronous Twilio client on the event loop: here replies are queued
+  in the outbox (`bot.sms.outbox`) and sent from a thread pool, and whatever fails is
+  retried by the worker.
+Also: the same MessageSid twice (Twilio retries) makes one turn; STOP/START/HELP are
+handled before Rasa; a number with no discharge gets a polite reply and the fail-safe
+line; one Rasa conversation per discharge (its random `conversation_id`, never the phone
+number, is the sender id); the bot's buttons become "Reply YES or NO" words.
+
+`trigger_intent?output_channel=sms` (the worker's follow-ups) gets `SmsOutput`, which only
+collects: the messages come back in Rasa's response and the worker sends them.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+import phonenumbers
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
+
+from bot.channels.rest import store_failsafe
+from bot.sms import discharges, inbound, outbox
+from bot.sms.settings import SmsSettings, sms_settings
+from bot.sms.texts import failsafe_text, keyword, no_text_reply, render_messages
+
+logger = logging.getLogger(__name__)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+class SmsOutput(CollectingOutputChannel):
+    """Collects the bot's messages whole (text with its buttons and its custom payload:
+    the SMS needs the triage level to put "Call 999 now." first)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "sms"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        await self._persist_message(self._message(
+            recipient_id, text=message.get("text"),
+            buttons=message.get("buttons") or message.get("quick_replies"),
+            image=message.get("image"), attachment=message.get("attachment"),
+            custom=message.get("custom")))
+
+
+def _first(form, name: str) -> Optional[str]:
+    try:
+        value = form.get(name)
+    except Exception:
+        return None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
+def _e164(number: str) -> str:
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(number, None),
+                                          phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        return number.strip()
+
+
+class SmsInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "sms"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        return cls()  # settings come from .env (bot.sms.settings), read per request
+
+    def __init__(self) -> None:
+        self._senders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sms-send")
+        self._background: set = set()
+
+    def get_output_channel(self) -> Optional[CollectingOutputChannel]:
+        return SmsOutput()
+
+    # --- sending ---------------------------------------------------------------------
+
+    def _send_soon(self, cfg: SmsSettings, ids: list[int]) -> None:
+        """Send the queued texts from a thread; the HTTP answer to Twilio does not wait."""
+        if not ids:
+            return
+        future = asyncio.get_running_loop().run_in_executor(
+            self._senders, outbox.deliver_all, cfg, ids)
+        self._background.add(future)
+        future.add_done_callback(self._background.discard)
+
+    # --- the webhook -----------------------------------------------------------------
+
+    def _signed(self, cfg: SmsSettings, request: Request, form) -> bool:
+        signature = request.headers.get("X-Twilio-Signature", "")
+        if not cfg.auth_token:
+            logger.error("SMS webhook refused a request: TWILIO_AUTH_TOKEN is not set")
+            return False
+        if not signature:
+            return False
+        url = cfg.webhook_url or request.url
+        return RequestValidator(cfg.auth_token).validate(url, form, signature)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"sms_webhook_{id(self)}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            cfg = sms_settings()
+            try:
+                form = request.form
+            except Exception:
+                form = {}
+            if not self._signed(cfg, request, form):
+                return response.text("Forbidden", status=403)
+            sid = _first(form, "MessageSid") or _first(form, "SmsSid")
+            sender = _first(form, "From")
+            if not sid or not sender:
+                return response.text("MessageSid and From are needed", status=400)
+            body = (_first(form, "Body") or "").replace("¡", "@")  # some carriers mangle @
+            try:
+                num_media = int(_first(form, "NumMedia") or 0)
+            except ValueError:
+                num_media = 0
+            phone = _e164(sender)
+            inbound_id, new = await asyncio.to_thread(
+                inbound.record, sid, phone, _first(form, "To"), body, num_media)
+            if not new:
+                logger.info("SMS %s seen before (a Twilio retry): no second turn", sid)
+                return response.text(EMPTY_TWIML, content_type="text/xml")
+            try:
+                ids = await self._handle(cfg, request, on_new_message, inbound_id, sid, phone,
+                                         body)
+            except Exception:
+                logger.exception("SMS %s from %s could not be handled", sid, phone)
+                ids = await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone,
+                                              failsafe_text(), kind="failsafe", status="failed")
+            self._send_soon(cfg, ids)
+            return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        return webhook
+
+    async def _handle(self, cfg: SmsSettings, request: Request, on_new_message,
+                      inbound_id: int, sid: str, phone: str, body: str) -> list[int]:
+        discharge = await asyncio.to_thread(discharges.find_for_phone, phone)
+        word = keyword(body)
+        if word:
+            return await asyncio.to_thread(inbound.handle_keyword, cfg, inbound_id, phone,
+                                           word, discharge)
+        if await asyncio.to_thread(inbound.is_opted_out, phone):
+            # They said STOP: no texts until START (carrier rules; Twilio would refuse anyway).
+            await asyncio.to_thread(inbound.finish, inbound_id, "opted_out",
+                                    discharge.id if discharge else None)
+            return []
+        if discharge is None:
+            return await asyncio.to_thread(inbound.reply_unknown, cfg, inbound_id, phone)
+        if not body.strip():
+            return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone,
+                                           no_text_reply(cfg.core), kind="reply",
+                                           status="no_text", discharge_id=discharge.id)
+        collector = SmsOutput()
+        try:
+            await on_new_message(UserMessage(
+                body, collector, discharge.conversation_id, input_channel=self.name(),
+                message_id=sid, metadata={"discharge_id": discharge.id, "message_sid": sid}))
+        except Exception:
+            logger.exception("turn failed for discharge %s", discharge.id)
+        text = render_messages(collector.messages, cfg.core.emergency_number)
+        status = "processed"
+        if not text:
+            await store_failsafe(request, discharge.conversation_id)
+            text, status = failsafe_text(), "failed"
+        return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone, text, kind="reply",
+                                       status=status, discharge_id=discharge.id)

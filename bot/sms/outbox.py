@@ -1,0 +1,194 @@
+"""Every text we send: queued in `sms_outbox`, then delivered exactly once.
+
+Delivery claims a row with a conditional UPDATE (pending -> sending, with a fresh claim
+token), so the webhook's sender thread and any number of workers never send one row twice.
+Texts to one number go out in the order they were queued (a row waits while an older row to
+the same number is still pending or sending). A failed send is retried with exponential
+back-off and recorded; a permanent error (bad number, unsubscribed) fails at once; a row
+that cannot go out in time is recorded as expired. If a send ends without a clear answer
+(a timeout, or the worker was killed mid-send: its claim outlives the lease), the row is
+checked against Twilio's list of sent messages before it is ever sent again.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from datetime import datetime, timedelta
+from typing import Iterable, Optional
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased
+
+from bot.sms import twilio_client
+from bot.sms.models import FollowUp, OptOut, OutboundSms, utcnow
+from bot.sms.settings import SmsSettings
+from bot.sms.texts import split_body
+from bot.storage.db import session
+
+logger = logging.getLogger(__name__)
+OPEN = ("pending", "sending")
+ALLOWED_WHEN_OPTED_OUT = {"opt_out", "help"}  # the STOP confirmation, and HELP answers
+MAX_DELAY = timedelta(minutes=30)
+
+
+def queue(s, *, to: str, body: str, kind: str, now: datetime,
+          not_after: Optional[datetime] = None, discharge_id: Optional[int] = None,
+          followup_id: Optional[int] = None, inbound_id: Optional[int] = None) -> list[int]:
+    """Add a text to the outbox inside the caller's transaction; returns the row ids (one
+    per part: bodies over Twilio's 1,600 characters are cut into several texts)."""
+    ids = []
+    for part in split_body(body):
+        row = OutboundSms(to_number=to, body=part, kind=kind, status="pending", attempts=0,
+                          next_attempt_at=now, not_after=not_after, check_before_send=False,
+                          discharge_id=discharge_id, followup_id=followup_id,
+                          inbound_id=inbound_id, created_at=now)
+        s.add(row)
+        s.flush()
+        ids.append(row.id)
+    return ids
+
+
+def opted_out(s, phone: str) -> bool:
+    return bool(s.scalar(select(OptOut.opted_out).where(OptOut.phone == phone)))
+
+
+def backoff(cfg: SmsSettings, attempts: int) -> timedelta:
+    delay = min(cfg.retry_base * (2 ** max(0, attempts - 1)), MAX_DELAY)
+    return delay * random.uniform(0.9, 1.1)
+
+
+def _claim(row_id: int, now: datetime) -> Optional[tuple[str, OutboundSms, bool]]:
+    token = uuid.uuid4().hex
+    older = aliased(OutboundSms)
+    with session() as s, s.begin():
+        claimed = s.execute(
+            update(OutboundSms)
+            .where(OutboundSms.id == row_id, OutboundSms.status == "pending",
+                   OutboundSms.next_attempt_at <= now,
+                   ~exists().where(older.to_number == OutboundSms.to_number,
+                                   older.id < OutboundSms.id, older.status.in_(OPEN)))
+            .values(status="sending", claim_token=token, claimed_at=now,
+                    attempts=OutboundSms.attempts + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        if not claimed:
+            return None
+        row = s.get(OutboundSms, row_id)
+        return token, row, opted_out(s, row.to_number)
+
+
+def _finish(row: OutboundSms, token: str, now: datetime, status: str, *,
+            sid: Optional[str] = None, error: Optional[str] = None,
+            retry_at: Optional[datetime] = None, check: bool = False) -> None:
+    values = {"status": status, "claim_token": None}
+    if sid:
+        values.update(twilio_sid=sid, sent_at=now)
+    if error is not None:
+        values["last_error"] = error[:2000]
+    if retry_at is not None:
+        values.update(next_attempt_at=retry_at, check_before_send=check)
+    with session() as s, s.begin():
+        done = s.execute(update(OutboundSms)
+                         .where(OutboundSms.id == row.id, OutboundSms.claim_token == token,
+                                OutboundSms.status == "sending")
+                         .values(**values).execution_options(synchronize_session=False)).rowcount
+        if not done:
+            logger.warning("outbox %s: claim lost before it was marked %s", row.id, status)
+            return
+        if row.followup_id is None:
+            return
+        if status == "sent":
+            s.execute(update(FollowUp).where(FollowUp.id == row.followup_id,
+                                             FollowUp.status == "triggered")
+                      .values(status="sent", done_at=now)
+                      .execution_options(synchronize_session=False))
+        elif status in ("failed", "expired", "suppressed"):
+            final = "skipped" if status == "suppressed" else "failed"
+            s.execute(update(FollowUp).where(FollowUp.id == row.followup_id,
+                                             FollowUp.status == "triggered")
+                      .values(status=final, done_at=now, reason=f"text {status}: {error}")
+                      .execution_options(synchronize_session=False))
+
+
+def deliver(cfg: SmsSettings, row_id: int, now: Optional[datetime] = None) -> str:
+    """Try to send one queued text now. Returns what happened: sent, retry, failed,
+    expired, suppressed, or busy (not claimable: already taken, done, or waiting)."""
+    now = now or utcnow()
+    claim = _claim(row_id, now)
+    if claim is None:
+        return "busy"
+    token, row, is_opted_out = claim
+    if row.not_after is not None and now > row.not_after:
+        logger.error("text %s to %s expired unsent (%s): %s", row.id, row.to_number, row.kind,
+                     row.last_error or "its time passed")
+        _finish(row, token, now, "expired", error=row.last_error or "its time passed unsent")
+        return "expired"
+    if is_opted_out and row.kind not in ALLOWED_WHEN_OPTED_OUT:
+        _finish(row, token, now, "suppressed", error="the recipient opted out (STOP)")
+        return "suppressed"
+    try:
+        sid = None
+        if row.check_before_send:
+            sid = twilio_client.find_sent(cfg, row.to_number, row.body, since=row.created_at)
+            if sid:
+                logger.info("text %s was already at Twilio (%s): not sent again", row.id, sid)
+        if sid is None:
+            sid = twilio_client.send(cfg, row.to_number, row.body)
+    except twilio_client.SendError as error:
+        return _failed(cfg, row, token, now, error)
+    _finish(row, token, now, "sent", sid=sid)
+    return "sent"
+
+
+def _failed(cfg: SmsSettings, row: OutboundSms, token: str, now: datetime,
+            error: twilio_client.SendError) -> str:
+    attempts = row.attempts  # counted at the claim
+    if error.permanent:
+        logger.error("text %s to %s failed for good: %s", row.id, row.to_number, error)
+        _finish(row, token, now, "failed", error=str(error))
+        return "failed"
+    retry_at = now + backoff(cfg, attempts)
+    if attempts >= cfg.max_attempts or (row.not_after and retry_at > row.not_after):
+        status = "failed" if attempts >= cfg.max_attempts else "expired"
+        logger.error("text %s to %s %s after %s attempt(s): %s", row.id, row.to_number, status,
+                     attempts, error)
+        _finish(row, token, now, status, error=f"after {attempts} attempt(s): {error}")
+        return status
+    logger.warning("text %s to %s: attempt %s failed (%s); retry at %s", row.id, row.to_number,
+                   attempts, error, retry_at.isoformat(timespec="seconds"))
+    _finish(row, token, now, "pending", error=str(error), retry_at=retry_at,
+            check=row.check_before_send or error.ambiguous)
+    return "retry"
+
+
+def deliver_all(cfg: SmsSettings, ids: Iterable[int], now: Optional[datetime] = None) -> list[str]:
+    """In order (used by the webhook for one reply, which may have several parts)."""
+    results = []
+    for row_id in ids:
+        try:
+            results.append(deliver(cfg, row_id, now))
+        except Exception:  # the row stays claimed; the lease hands it to the worker later
+            logger.exception("delivering text %s", row_id)
+            results.append("error")
+    return results
+
+
+def due_ids(now: datetime, limit: int) -> list[int]:
+    with session() as s:
+        return list(s.scalars(select(OutboundSms.id)
+                              .where(OutboundSms.status == "pending",
+                                     OutboundSms.next_attempt_at <= now)
+                              .order_by(OutboundSms.id).limit(limit)))
+
+
+def release_stale(cfg: SmsSettings, now: datetime) -> int:
+    """Rows left `sending` by a worker that died: back to pending, to be checked at Twilio
+    before any new attempt."""
+    with session() as s, s.begin():
+        return s.execute(update(OutboundSms)
+                         .where(OutboundSms.status == "sending",
+                                OutboundSms.claimed_at < now - cfg.lease)
+                         .values(status="pending", claim_token=None, check_before_send=True,
+                                 next_attempt_at=now,
+                                 last_error="claim expired: the sender stopped mid-send")
+                         .execution_options(synchronize_session=False)).rowcount

@@ -1,0 +1,59 @@
+"""Starting a follow-up conversation through Rasa's HTTP API (token auth).
+
+Rasa's own reminders (`ReminderScheduled`) live in an in-memory scheduler, lost on restart
+and per process; the schedule is ours, in the database, and each follow-up is started with
+
+1. `POST /conversations/{id}/tracker/events`: end any unfinished questions and reset the
+   slots (each follow-up is a fresh check of the site, not "my advice is the same as
+   before"), and mark the patient as a child when the discharge says so (questions then
+   address the parent);
+2. `POST /conversations/{id}/trigger_intent?output_channel=sms` with the intent
+   `SMS_FOLLOWUP_INTENT` (default `greet`: the bot introduces itself and asks the first
+   question). Our channel's output for `sms` collects the bot's messages, so they come
+   back in the response; the worker queues them as one text and sends it exactly once.
+"""
+from __future__ import annotations
+
+import threading
+from urllib.parse import quote
+
+import requests
+
+from bot.sms.settings import SmsSettings
+
+_local = threading.local()
+
+
+class RasaError(Exception):
+    pass
+
+
+def _http() -> requests.Session:
+    http = getattr(_local, "http", None)
+    if http is None:
+        http = _local.http = requests.Session()
+    return http
+
+
+def start_followup(cfg: SmsSettings, conversation_id: str, is_child: bool) -> list[dict]:
+    if not cfg.rasa_token:
+        raise RasaError("RASA_TOKEN is not set")
+    base = f"{cfg.rasa_url}/conversations/{quote(conversation_id, safe='')}"
+    params = {"token": cfg.rasa_token, "include_events": "NONE"}
+    events = [{"event": "active_loop", "name": None}, {"event": "reset_slots"}]
+    if is_child:
+        events.append({"event": "slot", "name": "patient_is_child", "value": True})
+    try:
+        response = _http().post(f"{base}/tracker/events", params=params, json=events,
+                                timeout=cfg.http_timeout)
+        response.raise_for_status()
+        response = _http().post(f"{base}/trigger_intent",
+                                params={**params, "output_channel": "sms"},
+                                json={"name": cfg.followup_intent}, timeout=cfg.http_timeout)
+        response.raise_for_status()
+        messages = response.json().get("messages")
+    except (requests.RequestException, ValueError) as error:
+        raise RasaError(f"Rasa: {error}") from None
+    if not isinstance(messages, list):
+        raise RasaError("Rasa answered without messages (is the sms channel in credentials.yml?)")
+    return messages

@@ -1,0 +1,143 @@
+"""SMS settings, from the environment or `.env` (the "SMS" section of `.env.example`).
+
+Read on every call (no cache): tests and `make run` set them per process, and the
+values are cheap to parse. The time zone and the department's contact details come
+from `bot.config.settings()`.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings, settings
+
+DEFAULT_FOLLOWUPS = "0@18:00,1@10:00,3@10:00,7@10:00"
+TWILIO_API = "https://api.twilio.com"
+
+
+@dataclass(frozen=True)
+class FollowUpSpec:
+    """Day `day` after the procedure (0 = the day of it), at local time `at`."""
+
+    day: int
+    at: time
+
+    @property
+    def label(self) -> str:
+        return f"day {self.day} {self.at:%H:%M}"
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _time(value: str, name: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"{name}: {value!r} is not a time like 21:00")
+    return time(int(match[1]), int(match[2]))
+
+
+def parse_followups(value: str) -> tuple[FollowUpSpec, ...]:
+    """"0@18:00,1@10:00" -> follow-ups on day 0 at 18:00 and day 1 at 10:00, sorted."""
+    specs = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        match = re.fullmatch(r"(\d{1,3})@(.+)", item)
+        if not match:
+            raise ValueError(f"SMS_FOLLOWUPS: {item!r} is not DAY@HH:MM (e.g. 1@10:00)")
+        specs.append(FollowUpSpec(int(match[1]), _time(match[2], "SMS_FOLLOWUPS")))
+    specs.sort(key=lambda s: (s.day, s.at))
+    if len({(s.day, s.at) for s in specs}) != len(specs):
+        raise ValueError("SMS_FOLLOWUPS lists the same time twice")
+    return tuple(specs)
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """"21:00-08:00" -> (21:00, 08:00); the span may wrap past midnight."""
+    parts = value.replace("–", "-").split("-")
+    if len(parts) != 2:
+        raise ValueError(f"SMS_QUIET_HOURS: {value!r} is not like 21:00-08:00")
+    start, end = (_time(p, "SMS_QUIET_HOURS") for p in parts)
+    if start == end:
+        raise ValueError("SMS_QUIET_HOURS: start and end are the same")
+    return start, end
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    account_sid: str
+    auth_token: str
+    from_number: str
+    api_base_url: str        # Twilio's REST API; tests point it at tests/fake_twilio.py
+    webhook_url: str         # the public URL Twilio posts to ('' = the URL the request came to)
+    followups: tuple[FollowUpSpec, ...]
+    quiet_start: time
+    quiet_end: time
+    send_window: timedelta   # how long after its time a follow-up may still go out
+    min_gap: timedelta       # no follow-up sooner than this after the procedure
+    skip_if_active: timedelta  # skip a follow-up if the patient texted us this recently
+    api_token: str           # bearer token of the discharge API ('' = API off)
+    api_host: str
+    api_port: int
+    default_region: str      # how to read national numbers (07700 900123 in GB)
+    rasa_url: str
+    rasa_token: str
+    followup_intent: str
+    poll_seconds: float
+    threads: int
+    lease: timedelta         # a claim older than this is taken to be from a dead worker
+    max_attempts: int
+    retry_base: timedelta
+    reply_max_age: timedelta  # a reply not delivered by then is recorded as expired
+    http_timeout: float
+    core: Settings
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return self.core.timezone
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token and self.from_number)
+
+
+def sms_settings() -> SmsSettings:
+    core = settings()  # loads .env (the environment wins)
+    quiet_start, quiet_end = parse_quiet_hours(_env("SMS_QUIET_HOURS", "21:00-08:00"))
+    followups = parse_followups(_env("SMS_FOLLOWUPS", DEFAULT_FOLLOWUPS))
+    if not followups:
+        raise ValueError("SMS_FOLLOWUPS is empty")
+    return SmsSettings(
+        account_sid=_env("TWILIO_ACCOUNT_SID"),
+        auth_token=_env("TWILIO_AUTH_TOKEN"),
+        from_number=_env("TWILIO_FROM_NUMBER"),
+        api_base_url=_env("TWILIO_API_BASE_URL", TWILIO_API).rstrip("/"),
+        webhook_url=_env("SMS_WEBHOOK_URL"),
+        followups=followups,
+        quiet_start=quiet_start,
+        quiet_end=quiet_end,
+        send_window=timedelta(minutes=float(_env("SMS_SEND_WINDOW_MINUTES", "180"))),
+        min_gap=timedelta(minutes=float(_env("SMS_MIN_GAP_MINUTES", "120"))),
+        skip_if_active=timedelta(minutes=float(_env("SMS_SKIP_IF_ACTIVE_MINUTES", "120"))),
+        api_token=_env("SMS_API_TOKEN"),
+        api_host=_env("SMS_API_HOST", "127.0.0.1"),
+        api_port=int(_env("SMS_API_PORT", "5006")),
+        default_region=_env("SMS_DEFAULT_REGION", "GB").upper(),
+        rasa_url=_env("RASA_URL", f"http://127.0.0.1:{_env('RASA_PORT', '5005')}").rstrip("/"),
+        rasa_token=_env("RASA_TOKEN"),
+        followup_intent=_env("SMS_FOLLOWUP_INTENT", "greet"),
+        poll_seconds=float(_env("SMS_POLL_SECONDS", "5")),
+        threads=max(1, int(_env("SMS_WORKER_THREADS", "8"))),
+        lease=timedelta(seconds=float(_env("SMS_LEASE_SECONDS", "120"))),
+        max_attempts=max(1, int(_env("SMS_MAX_ATTEMPTS", "6"))),
+        retry_base=timedelta(seconds=float(_env("SMS_RETRY_BASE_SECONDS", "30"))),
+        reply_max_age=timedelta(minutes=float(_env("SMS_REPLY_MAX_AGE_MINUTES", "60"))),
+        http_timeout=float(_env("SMS_HTTP_TIMEOUT_SECONDS", "20")),
+        core=core,
+    )

@@ -1,0 +1,132 @@
+"""The SMS worker (`python -m bot.sms.worker`; `make run` starts it).
+
+Every SMS_POLL_SECONDS: record follow-ups whose window passed as skipped; hand rows a dead
+sender left mid-send back (to be checked at Twilio first); claim the due follow-ups and
+start each in Rasa, then send its text; send queued texts that are due (retries, replies
+the webhook could not send). The blocking work (SQLAlchemy, the `twilio` and `requests`
+clients) runs in a thread pool; the event loop only serves the discharge API (`bot.sms.api`).
+
+Any number of workers may run at once: every row is claimed by a conditional UPDATE.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Optional
+
+from aiohttp import web
+
+from bot.sms import followups, outbox
+from bot.sms.api import make_app
+from bot.sms.models import utcnow
+from bot.sms.settings import SmsSettings, sms_settings
+
+logger = logging.getLogger("bot.sms.worker")
+
+
+class Dispatcher:
+    def __init__(self, cfg: SmsSettings) -> None:
+        self.cfg = cfg
+        self.pool = ThreadPoolExecutor(max_workers=cfg.threads, thread_name_prefix="sms")
+        self.stopping = threading.Event()
+
+    @property
+    def batch(self) -> int:
+        return self.cfg.threads * 16
+
+    def run_once(self, now: Optional[datetime] = None) -> Counter:
+        """One pass over everything that is due; returns what happened, counted."""
+        counts: Counter = Counter()
+        clock = (lambda: now) if now else utcnow
+        counts["skipped"] += followups.skip_missed(clock())
+        counts["released"] += outbox.release_stale(self.cfg, clock())
+        if not self.cfg.twilio_configured:
+            return counts
+        while not self.stopping.is_set():
+            claimed = followups.claim_due(self.cfg, clock(), self.batch)
+            if not claimed:
+                break
+            for outcome in self.pool.map(
+                    lambda c: self._dispatch(*c, now=now), claimed):
+                counts[f"followup_{outcome}"] += 1
+        while not self.stopping.is_set():
+            ids = outbox.due_ids(clock(), self.batch)
+            results = list(self.pool.map(lambda i: self._deliver(i, now), ids))
+            counts.update(f"text_{r}" for r in results)
+            if len(ids) < self.batch or all(r == "busy" for r in results):
+                break
+        return counts
+
+    def _dispatch(self, followup, discharge, token, now) -> str:
+        try:
+            return followups.dispatch(self.cfg, followup, discharge, token, now)
+        except Exception:  # the claim stays; after the lease another pass takes it again
+            logger.exception("follow-up %s", followup.id)
+            return "error"
+
+    def _deliver(self, row_id: int, now: Optional[datetime]) -> str:
+        try:
+            return outbox.deliver(self.cfg, row_id, now)
+        except Exception:
+            logger.exception("text %s", row_id)
+            return "error"
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.pool.shutdown(wait=True)
+
+
+async def serve(cfg: SmsSettings) -> None:
+    dispatcher = Dispatcher(cfg)
+    runner = web.AppRunner(make_app(cfg), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, cfg.api_host, cfg.api_port).start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: (stop.set(), dispatcher.stopping.set()))
+    logger.info("SMS worker up: discharge API on http://%s:%s, polling every %ss",
+                cfg.api_host, cfg.api_port, cfg.poll_seconds)
+    if not cfg.twilio_configured:
+        logger.warning("SMS sending is off: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                       "TWILIO_FROM_NUMBER in .env. Follow-ups whose window passes meanwhile "
+                       "are recorded as skipped.")
+    if not cfg.api_token:
+        logger.warning("The discharge API is off (503): set SMS_API_TOKEN in .env.")
+    while not stop.is_set():
+        try:
+            counts = await loop.run_in_executor(None, dispatcher.run_once)
+            done = {k: v for k, v in counts.items() if v}
+            if done:
+                logger.info("dispatch: %s", done)
+        except Exception:
+            logger.exception("dispatch pass failed; trying again in %ss", cfg.poll_seconds)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=cfg.poll_seconds)
+        except asyncio.TimeoutError:
+            pass
+    await runner.cleanup()
+    await loop.run_in_executor(None, dispatcher.close)
+    logger.info("SMS worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    try:
+        cfg = sms_settings()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    asyncio.run(serve(cfg))
+
+
+if __name__ == "__main__":
+    main()
