@@ -8,7 +8,7 @@ ENV := source scripts/env.sh &&
 MODEL := models/triage.tar.gz
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py bot/extraction.py bot/vocabulary.py
 
-.PHONY: help run test install train migrate validate rasa-test safety-report bench lock clean browser
+.PHONY: help run test install train migrate validate rasa-test nlu-eval nlu-report safety-report bench lock clean browser
 
 help:
 	@echo "make run    - install, train if needed, migrate, start the bot on localhost"
@@ -44,7 +44,7 @@ run: install train migrate
 # --- tests --------------------------------------------------------------------
 test: install train browser
 	$(ENV) $(PY) -m pytest
-	$(MAKE) --no-print-directory validate rasa-test
+	$(MAKE) --no-print-directory validate rasa-test nlu-eval
 
 # Browser tests drive Debian's chromium: Playwright never downloads a browser.
 browser:
@@ -56,6 +56,16 @@ validate: install
 rasa-test: install train
 	$(ENV) $(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \
 	  --model $(MODEL) --out results/rasa-test --quiet
+
+# Intent F1 by cross-validation (2 folds to fit CI's time); report and confusion
+# matrix in results/nlu/. `make nlu-report` also copies the picture into docs/.
+nlu-eval: install
+	$(ENV) $(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 2 \
+	  --out results/nlu --quiet
+	$(ENV) $(PY) -m tests.extraction_eval
+
+nlu-report: nlu-eval
+	cp results/nlu/intent_confusion_matrix.png docs/nlu-intent-confusion-matrix.png
 
 safety-report: install   ## docs/safety/traceability.md from the policy table, vignettes and tests
 	$(ENV) $(PY) -m tests.safety_report

@@ -424,6 +424,16 @@ def _answer(text: str, has_present: bool) -> Optional[str]:
     return None
 
 
+@lru_cache(maxsize=1)
+def _compiled_regex_concepts() -> list[tuple[str, re.Pattern]]:
+    return [(label, re.compile(rx)) for label, rxs in vocab.REGEX_CONCEPTS.items() for rx in rxs]
+
+
+def _regex_mentions(text: str) -> list[Mention]:
+    return [Mention(label, PRESENT, m.group(0)) for label, rx in _compiled_regex_concepts()
+            for m in [rx.search(text)] if m]
+
+
 _ASKING_WHAT_A_WORD_MEANS = re.compile(
     r"\b(what do you mean|what does .{1,30} mean|mean by|what (is|are|'s) (a |an |)"
     r"(cloudy|pus|lymph|gland|mottled|clammy|rigor))")
@@ -440,7 +450,7 @@ def extract(text: str) -> Extraction:
     doc = pipeline()(clean)
     _carry_negation_through_lists(doc)
     temperature, said = _temperature(clean)
-    mentions = [m for m in _mentions(doc) if m.label != "NOT_SYMPTOM"]
+    mentions = [m for m in _mentions(doc) if m.label != "NOT_SYMPTOM"] + _regex_mentions(clean)
     if _ASKING_WHAT_A_WORD_MEANS.search(clean):
         # "What do you mean by cloudy fluid?" quotes the question, it reports nothing.
         mentions = [m for m in mentions

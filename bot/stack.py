@@ -126,6 +126,28 @@ class Stack:
         self.stop()
 
 
+# --- Staff console (issue 5) -----------------------------------------------------------
+# `python -m bot.console` as one more process of the stack (stopped with the others).
+def start_console(stack: Stack, port: int, timeout: float = 60) -> str:
+    """Start the staff console on `port`, wait until it answers, return its URL."""
+    stack._spawn("console", [sys.executable, "-m", "bot.console"], env={"CONSOLE_PORT": str(port)})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while not _healthy(f"{url}/healthz"):
+        if stack.processes["console"].poll() is not None:
+            raise RuntimeError(f"console server exited; see {stack.log_dir / 'console.log'}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"console not up after {timeout}s")
+        time.sleep(0.3)
+    return url
+
+
+def print_console(url: str) -> None:
+    print(f"  Staff console:    {url.replace('127.0.0.1', 'localhost')}/  (first account: "
+          f"python -m bot.console.cli create-user --role admin NAME)\n", flush=True)
+# --- end of staff console block ----------------------------------------------------------
+
+
 def main() -> None:
     stack = Stack(rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
                   token=os.environ["RASA_TOKEN"], web_port=int(os.environ["WEB_PORT"]))
@@ -144,6 +166,7 @@ def main() -> None:
     print("Starting the action server, the Rasa server and the web chat (about a minute)...", flush=True)
     try:
         stack.start()
+        console_url = start_console(stack, int(os.environ.get("CONSOLE_PORT", "8001")))  # issue 5
     except Exception as error:
         print(f"error: {error}", file=sys.stderr)
         stack.stop()
@@ -157,6 +180,7 @@ Post-biopsy triage bot is running (logs in var/log/). Ctrl-C stops everything.
   Rasa HTTP API:    {stack.rasa_url}/  (token auth: ?token=$RASA_TOKEN from .env)
   Action server:    {stack.action_url}/health
 """, flush=True)
+    print_console(console_url)  # issue 5: staff console
     while True:
         for name, process in list(stack.processes.items()):
             if process.poll() is not None:

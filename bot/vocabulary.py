@@ -55,7 +55,7 @@ SPELLING: dict[str, str] = {
     "shivvering": "shivering", "shivvery": "shivery", "shiverring": "shivering",
     "breath": "breath", "brethe": "breathe", "breth": "breath", "breathin": "breathing",
     "brething": "breathing", "breating": "breathing",
-    "dizy": "dizzy", "dizzie": "dizzy", "dizzey": "dizzy", "feint": "faint", "fainty": "faint",
+    "dizy": "dizzy", "dizzie": "dizzy", "dizzey": "dizzy", "feint": "faint", "fainty": "faint", "feinted": "fainted", "fainted": "fainted",
     "lightheaded": "light-headed", "woozy": "woozy",
     "unconcious": "unconscious", "unconsious": "unconscious", "unconscience": "unconscious",
     "siezure": "seizure", "seizur": "seizure", "seisure": "seizure", "sezure": "seizure",
@@ -66,7 +66,7 @@ SPELLING: dict[str, str] = {
     "chemo's": "chemo", "leukemia": "leukaemia", "dressin": "dressing",
     "confussed": "confused", "confuzed": "confused", "drowsey": "drowsy", "sleepey": "sleepy",
     "wnt": "won't", "thru": "through", "throu": "through", "tho": "though", "stoped": "stopped", "stopt": "stopped", "stoppd": "stopped",
-    "apyrexial": "no fever", "afebrile": "no fever", "jus": "just", "bk": "back", "nada": "nothing", "zilch": "nothing", "nowt": "nothing",
+    "apyrexial": "no fever", "afebrile": "no fever", "jus": "just", "bk": "back", "nada": "nothing", "nothings": "nothing's", "zilch": "nothing", "nowt": "nothing",
     "alot": "a lot", "loadsa": "loads of", "lotsa": "lots of",
     "bandaid": "plaster", "band-aid": "plaster",
 }
@@ -76,6 +76,8 @@ CONCEPTS: dict[str, list[str]] = {
     # Phrases that contain a symptom word but are not a symptom ("blood
     # thinners"); the longest match wins, so these shadow "blood" and friends.
     "NOT_SYMPTOM": [
+        "(smells|smell|smelling) (fine|ok|okay|normal|clean|nice|of nothing)", "(glands|gland|nodes|node|neck|armpit|armpits|groin) (feel|feels|are|is|seem|seems|look|looks) (normal|fine|ok|okay|the same)", "lump in (my|his|her|their) throat (every|when|whenever)", "(eyes|eye|face|lips|ankles|feet) (are |is |)(swollen|puffy|red) from", "(blood|bleeding) (is |)from (my|her|their) (period|nose)", "(my|her|their) period",
+        "(buggy|pram|pushchair|chair|tent|bed|table|shelf|umbrella|car seat|box) (collapsed|collapsing)", "not just",
         "(smells|smell|smelling|smelt) of nothing", "(doesn't|does not|don't) smell of anything",
         "(vein|veins|lung) (collapsed|collapsing)", "collapsed (vein|veins|lung)", "collapsed (when|as) they",
         "fit and (healthy|well)", "fit as a fiddle", "(i'm|i am|he's|he is|she's|she is|they're|they are) (otherwise |)(fit|fit and well)", "confused (by|about|with|over|at|as to)", "a bit confused (by|about|with)", "(i'm|i am) (warm|nice and warm) and (fine|well|ok|okay|comfortable)", "warm and (fine|comfortable|cosy|cozy)",
@@ -178,6 +180,7 @@ CONCEPTS: dict[str, list[str]] = {
         "fresh blood", "blood coming out", "bleeding a bit more", "more bleeding",
     ],
     "BLEED_MINOR": [
+        "not (much|a lot of) (blood|bleeding)", "(a couple of|a few|two|three|some|couple of) (spots|dots|specks|drops) (of blood|on the (plaster|dressing|bandage)|)",
         "(little |tiny |small |)(spot|speck|dot|smear|drop|bit|touch|mark) of red (on|in)",
         "(bled|bleed|bleeding) (a |)(tiny|little|small|wee|teeny) (bit|amount)", "(bled|bleed) (a |)(tiny |little |)bit",
         "(small|tiny|little|wee|bit of|spot of|dot of|speck of|smear of) (spot of |bit of |amount of |)(blood|bleeding)",
@@ -214,6 +217,7 @@ CONCEPTS: dict[str, list[str]] = {
     ],
     # Fever.
     "FEVER": [
+        "a temperature",
         "fever", "feverish", "febrile", "high temperature", "raised temperature",
         "(got a|has a|have a|had a|running a|with a|a bit of a|slight) temperature",
         "temperature (is |was |)(high|up|raised)", "pyrexia", "burning up",
@@ -222,6 +226,7 @@ CONCEPTS: dict[str, list[str]] = {
         "sweats", "night sweats", "sweating a lot", "sweaty and hot",
     ],
     "CHILLS": [
+        "freezing", "freezing cold", "(cold and|and cold) (shaking|shaky|shivering)", "shaking with (cold|chills)", "shaky and shivery", "can't stop shaking",
         "chills", "chill", "chilly", "shivers", "shivering", "shivery", "shiver",
         "rigors", "rigor", "shaking with cold", "teeth chattering", "cold shivers",
         "shaky and cold", "can't get warm",
@@ -273,6 +278,7 @@ CONCEPTS: dict[str, list[str]] = {
         "streaking", "cellulitis",
     ],
     "PAIN_UNCONTROLLED": [
+        "(tylenol|advil|motrin|acetaminophen|aspirin|naproxen|painkiller|pain killer|co-codamol|tramadol|morphine|oramorph) (is |are |)(not|isn't|aren't|doesn't|don't|didn't|hasn't|haven't) (touching|touch|helping|help|working|work|doing anything|easing|ease)( it| the pain|)",
         "(painkillers|pain killers|paracetamol|ibuprofen|calpol|nurofen|co-codamol|codeine|pain relief|tablets|medicine|meds) (are |is |)(not|aren't|isn't|don't|doesn't|didn't|haven't|hasn't|won't|are not|is not|do not|does not) (working|helping|touching it|touching|doing anything|help|work|helped|worked|easing it|ease it|making a difference|even touching it)",
         "(not|isn't|aren't|no) (helped|eased|controlled|touched|relieved) by (painkillers|pain killers|paracetamol|ibuprofen|calpol|nurofen|anything|medicine|tablets|pain relief)",
         "nothing (helps|is helping|eases|touches|works)", "even with (painkillers|paracetamol|pain killers|calpol|ibuprofen)",
@@ -299,6 +305,7 @@ CONCEPTS: dict[str, list[str]] = {
         "shooting pain down", "electric shock",
     ],
     "PAIN_WORSE": [
+        "(pain|soreness|ache|it|tenderness|hip|leg|site)('s| is| has| has got| got| getting| gets|) (way |much |a lot |far |even |)(worse|sorer|more painful|more sore)", "way worse", "much worse", "far worse",
         "(more|increasing|increased|increasingly|worsening|worse|worst|extra) (painful|pain|sore|soreness|tender)",
         "(pain|soreness|ache|aching|it|tenderness) (is |has |has got |got |getting |gets |)(worse|worse and worse|increasing|increased|getting worse|got worse)",
         "(more|much) (sore|painful) than", "(hurts|hurting|sore|sorer|painful) more",
@@ -318,6 +325,7 @@ CONCEPTS: dict[str, list[str]] = {
         "fading", "calming down",
     ],
     "SWELLING": [
+        "(lump|bump|swelling|knot) (at|on|by|near|around|under) the (biopsy |needle |puncture |)(site|wound|spot|hole|plaster|dressing)",
         "puffier", "puffed", "(bigger|fatter|thicker) than the other (side|one|hip|leg)",
         "swollen", "swelling", "swelled", "puffy", "puffed up", "raised", "bulging",
         "lump at the site", "lump where", "lump on (my |his |her |the |)(hip|back|site)",
@@ -345,6 +353,7 @@ CONCEPTS: dict[str, list[str]] = {
     "LUMP": ["lump", "lumps", "bump", "bumps", "knot", "knots", "nodule", "nodules", "lumpy"],  # see dialogue
     # Lymph nodes.
     "LYMPH": [
+        "(enlarged|swollen|big|bigger|raised|tender) (node|nodes|glands|gland)", "(nodes|node|glands|gland) (are |is |feel |look |seem |)(enlarged|swollen|bigger|up|raised|up a bit|big)", "(neck|armpit|groin) (nodes|node)",
         "(one|something|a lump|a bump|a swelling|a knot|a hard bit) (in|under|on) (my |his |her |their |the |)(groin|armpit|armpits|neck|underarm|arm)", "(lump|lumps|bump|bumps|knot|knots|swelling|swellings|nodule|nodules|bean|pea|marble|grape)(-sized| sized|) (lump |bump |thing |)(in|under|on) (my |his |her |their |the |)(groin|armpit|armpits|neck|underarm|arm|jaw|throat|collarbone)",
         "lymph node", "lymph nodes", "lymph glands", "lymph gland", "glands", "gland",
         "swollen glands", "swollen gland",
@@ -360,6 +369,14 @@ NEAR_GAP = 5
 CLAUSE_BREAKERS = ["but", "and", "though", "although", "however", "except", "apart", ",", ".",
                    ";", ":", "!", "?", "-", "because", "so", "then", "whereas", "while"]
 NEAR: dict[str, list[tuple[list[str], list[str]]]] = {
+    "LYMPH": [
+        (["node", "nodes", "gland", "glands"], ["enlarged", "swollen", "up", "bigger", "raised",
+                                               "lumpy", "tender", "hard", "big"]),
+    ],
+    "BLEED_HEAVY": [
+        (["bleeding", "blood", "bleed", "bled", "it's"], ["pouring", "gushing", "spurting", "pumping",
+                                                         "squirting", "streaming", "haemorrhaging"]),
+    ],
     "UNCONSCIOUS": [
         (["struggling", "struggle", "hard", "difficult", "can't", "cannot", "unable", "trouble",
           "won't", "impossible"], ["wake", "waking", "rouse", "rousing"]),
@@ -392,6 +409,18 @@ def near_patterns() -> list[dict]:
             patterns.append({"label": label, "pattern": [
                 {"LOWER": {"IN": first}}, *([gap] * NEAR_GAP), {"LOWER": {"IN": second}}]})
     return patterns
+
+
+# Whole-message patterns the token rules cannot express (numbers and long gaps in
+# between); each match adds a present mention. Keep them specific: no negation.
+REGEX_CONCEPTS: dict[str, list[str]] = {
+    "BLEED_HEAVY": [
+        r"\b(press\w*|held|holding|pressure)\b.{0,60}\b(won't stop|not stopping|doesn't stop|"
+        r"didn't stop|hasn't stopped|isn't stopping|still (bleeding|going|coming|pouring|oozing|"
+        r"dripping|trickling|welling|running))",
+        r"\bstill (bleeding|pouring|gushing|dripping|coming)\b.{0,40}\b(press\w*|pressure|held|holding)\b",
+    ],
+}
 
 
 # Labels that decide the patient's topic, and which form slot they answer.
@@ -439,6 +468,7 @@ NEGATION_TERMSET: dict[str, list[str]] = {
         "not walking", "not weight bearing", "not putting weight", "not eating",
         "wasn't there before", "weren't there before", "not there before", "wasn't there yesterday",
         "can't say it isn't", "can't say it's not", "can't say it is not", "wouldn't say it isn't",
+        "no way that's not", "no way it's not", "no way it isn't", "not much", "not a lot",
         "wouldn't say it's not", "not that it isn't", "can't deny", "cannot deny",
         "didn't have before", "never had before", "hasn't stopped", "not stopped",
     ],

@@ -21,3 +21,5 @@ if [ -z "${RASA_TOKEN:-}" ]; then
   echo "error: RASA_TOKEN is empty; set it in .env (the HTTP API is never started without a token)." >&2
   return 1 2>/dev/null || exit 1
 fi
+# --- Staff console (issue 5): python -m bot.console, started by make run ---
+export CONSOLE_PORT=${CONSOLE_PORT:-8001}

@@ -153,3 +153,21 @@ def sms_live(migrated_db, tmp_root):
     finally:
         stack.stop()
         twilio.stop()
+
+
+# --- Staff console (issue 5) ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def live_console(migrated_db, tmp_root):
+    """The staff console (`python -m bot.console`) on a free port, on the test database.
+    It needs no Rasa: tests seed conversations straight into the database."""
+    from types import SimpleNamespace
+
+    from bot.stack import Stack, free_port, start_console
+
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), token="unused",
+                  log_dir=tmp_root / "logs-console", env={"CONSOLE_SYNC_INTERVAL_SECONDS": "1"})
+    try:
+        url = start_console(stack, free_port())
+        yield SimpleNamespace(url=url, log=tmp_root / "logs-console" / "console.log")
+    finally:
+        stack.stop()

@@ -72,7 +72,7 @@ class FakeRasa:
 
     async def _events(self, request: web.Request) -> web.Response:
         refused = self._check(request)
-        if refused:
+        if refused is not None:
             return refused
         events = await request.json()
         with self._lock:
@@ -81,7 +81,7 @@ class FakeRasa:
 
     async def _trigger(self, request: web.Request) -> web.Response:
         refused = self._check(request)
-        if refused:
+        if refused is not None:
             return refused
         if self.latency:
             await asyncio.sleep(self.latency)

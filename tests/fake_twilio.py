@@ -63,6 +63,10 @@ class ServerThread:
 
     def stop(self) -> None:
         async def cleanup() -> None:
+            current = asyncio.current_task()
+            for task in asyncio.all_tasks():
+                if task is not current:
+                    task.cancel()  # e.g. a request told to hang
             if self._runner:
                 await self._runner.cleanup()
 

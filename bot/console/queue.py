@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -427,8 +427,11 @@ def reviews_for(s: Session, conversation_id: str) -> list[tuple[Review, str]]:
 
 
 # --- keeping the derived table up to date ------------------------------------------------
+TABLE = QueueEntry.__table__
 OUTCOMES_SOURCE, EVENTS_SOURCE = "triage_outcomes", "events"
-OUTCOME_OVERLAP, EVENT_OVERLAP = 200, 1000  # ids re-read on every sync (late commits)
+# Ids re-read at every sync on databases where a transaction can commit after one that
+# took a later id (PostgreSQL): refresh is idempotent, so reading twice is harmless.
+OUTCOME_OVERLAP, EVENT_OVERLAP = 200, 1000
 CHUNK = 400  # conversation ids per IN (...) list
 _sync_lock = threading.Lock()
 
@@ -486,14 +489,14 @@ def refresh(s: Session, conversation_ids: Iterable[str]) -> int:
         reviewed_upto = {cid: (upto, last_id) for cid, upto, last_id in s.execute(
             select(Review.conversation_id, func.max(Review.last_outcome_id), func.max(Review.id))
             .where(Review.conversation_id.in_(chunk)).group_by(Review.conversation_id))}
-        existing = {e.conversation_id: e for e in s.scalars(
-            select(QueueEntry).where(QueueEntry.conversation_id.in_(chunk)))}
-        inserts = []
+        existing = {e.conversation_id: e for e in s.execute(
+            select(TABLE).where(TABLE.c.conversation_id.in_(chunk)))}
+        inserts, updates = [], []
         for cid in chunk:
             st, row = state.get(cid), existing.get(cid)
             if st is None or st["first"] is None:
                 if row is not None:  # its outcomes and events are gone (retention)
-                    s.execute(delete(QueueEntry).where(QueueEntry.id == row.id))
+                    s.execute(delete(TABLE).where(TABLE.c.id == row.id))
                     changed += 1
                 continue
             if st["outcomes"]:
@@ -514,11 +517,14 @@ def refresh(s: Session, conversation_ids: Iterable[str]) -> int:
             if row is None:
                 inserts.append({"conversation_id": cid, **values})
             elif any(_differs(getattr(row, k), v) for k, v in values.items()):
-                s.execute(update(QueueEntry).where(QueueEntry.id == row.id).values(**values))
-                changed += 1
+                updates.append({"row_id": row.id, **values})
+        # Core statements, executemany: no ORM bookkeeping on thousands of rows
+        if updates:
+            s.execute(update(TABLE).where(TABLE.c.id == bindparam("row_id"))
+                      .values({k: bindparam(k) for k in updates[0] if k != "row_id"}), updates)
         if inserts:
-            s.execute(insert(QueueEntry), inserts)
-            changed += len(inserts)
+            s.execute(insert(TABLE), inserts)
+        changed += len(updates) + len(inserts)
     s.expire_all()
     return changed
 
@@ -547,6 +553,8 @@ def _step(s: Session, batch: int, overlap: bool) -> tuple[int, bool]:
     o = TriageOutcome
     touched: set[str] = set()
     more = False
+    # SQLite commits one writer at a time, so ids become visible in order: no overlap needed.
+    overlap = overlap and s.get_bind().dialect.name != "sqlite"
     mark = _mark(s, OUTCOMES_SOURCE)
     low = max(0, mark - OUTCOME_OVERLAP) if overlap else mark
     rows = s.execute(select(o.id, o.conversation_id).where(o.id > low)

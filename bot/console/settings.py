@@ -51,4 +51,5 @@ def console_settings() -> ConsoleSettings:
         lockout_minutes=int(_env("CONSOLE_LOCKOUT_MINUTES", "15")),
         ip_failure_limit=int(_env("CONSOLE_IP_FAILURE_LIMIT", "50")),
         page_size=int(_env("CONSOLE_PAGE_SIZE", "50")),
+        sync_interval_seconds=float(_env("CONSOLE_SYNC_INTERVAL_SECONDS", "5")),
     )

@@ -49,7 +49,7 @@ async def healthz(_: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.Response:
     refused = _refused(request)
-    if refused:
+    if refused is not None:
         return refused
     cfg: SmsSettings = request.app[SETTINGS_KEY]
     try:
@@ -81,7 +81,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def show(request: web.Request) -> web.Response:
     refused = _refused(request)
-    if refused:
+    if refused is not None:
         return refused
     try:
         discharge_id = int(request.match_info["id"])
@@ -95,7 +95,7 @@ async def show(request: web.Request) -> web.Response:
 
 async def cancel(request: web.Request) -> web.Response:
     refused = _refused(request)
-    if refused:
+    if refused is not None:
         return refused
     try:
         discharge_id = int(request.match_info["id"])
