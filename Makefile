@@ -18,7 +18,7 @@ help:
 # --- set-up -------------------------------------------------------------------
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || "$$(scripts/find-python310.sh)" -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip<25" wheel
+	$(PY) -m pip install --quiet --upgrade "pip<25"
 	$(PY) -m pip install --quiet -r requirements.lock
 	touch $@
 

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction
 from bot.policy import Level
 from bot.triage import assess
+from bot.vocabulary import TOPIC_OF_LABEL
 
 MAIN_QUESTIONS = ("bleeding", "fever", "swelling", "pus", "lymph_nodes")
 FOLLOW_UPS = (
@@ -184,8 +185,6 @@ def _pending_status(ex: Extraction, slot: str) -> Optional[str]:
 
 
 def _label_slot(label: str) -> Optional[str]:
-    from bot.vocabulary import TOPIC_OF_LABEL
-
     return TOPIC_OF_LABEL.get(label)
 
 

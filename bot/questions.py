@@ -7,7 +7,6 @@ simpler words). Main questions use the policy's own wording.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 YES_NO_UNSURE = ("Yes", "No", "Not sure")
 
@@ -102,7 +101,3 @@ def wording(slot: str, *, child: bool, simpler: bool) -> tuple[str, tuple[str, .
     if simpler:
         return question.simpler, question.buttons
     return (question.child if child else question.adult), question.buttons
-
-
-def question_text(slot: Optional[str]) -> Optional[str]:
-    return QUESTIONS[slot].adult if slot in QUESTIONS else None

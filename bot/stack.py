@@ -148,6 +148,45 @@ def print_console(url: str) -> None:
 # --- end of staff console block ----------------------------------------------------------
 
 
+# --- SMS follow-up (issue 4) -------------------------------------------------------------
+# `python -m bot.sms.worker` (follow-up dispatcher + discharge API) as one more process of
+# the stack, talking to this stack's Rasa; the Twilio webhook itself is Rasa's `sms` channel.
+def start_sms_worker(stack: Stack, port: int, timeout: float = 60) -> str:
+    """Start the SMS worker with its API on `port`, wait until it answers, return its URL."""
+    stack._spawn("sms", [sys.executable, "-m", "bot.sms.worker"],
+                 env={"SMS_API_PORT": str(port), "RASA_URL": stack.rasa_url,
+                      "RASA_TOKEN": stack.token})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while not _healthy(f"{url}/healthz"):
+        if stack.processes["sms"].poll() is not None:
+            raise RuntimeError(f"SMS worker exited; see {stack.log_dir / 'sms.log'}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"SMS worker not up after {timeout}s")
+        time.sleep(0.3)
+    return url
+
+
+def print_sms(stack: Stack, url: str) -> None:
+    from bot.sms.settings import sms_settings
+
+    cfg = sms_settings()
+    webhook = cfg.webhook_url or f"{stack.rasa_url.replace('127.0.0.1', 'localhost')}/webhooks/sms/webhook"
+    lines = [f"  SMS webhook:      {webhook}  (Twilio: the number's \"A message comes in\", HTTP POST)",
+             f"  Discharge API:    POST {url.replace('127.0.0.1', 'localhost')}/api/discharges  "
+             f"(Authorization: Bearer $SMS_API_TOKEN)"]
+    if not cfg.twilio_configured:
+        lines.append("  SMS is off until TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER "
+                     "are set in .env")
+    if not cfg.api_token:
+        lines.append("  The discharge API answers 503 until SMS_API_TOKEN is set in .env")
+    if not cfg.webhook_url:
+        lines.append("  Set SMS_WEBHOOK_URL to the public URL Twilio posts to (signatures are "
+                     "checked against it)")
+    print("\n".join(lines) + "\n", flush=True)
+# --- end of SMS follow-up block ----------------------------------------------------------
+
+
 def main() -> None:
     stack = Stack(rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
                   token=os.environ["RASA_TOKEN"], web_port=int(os.environ["WEB_PORT"]))
@@ -167,6 +206,7 @@ def main() -> None:
     try:
         stack.start()
         console_url = start_console(stack, int(os.environ.get("CONSOLE_PORT", "8001")))  # issue 5
+        sms_url = start_sms_worker(stack, int(os.environ.get("SMS_API_PORT", "5006")))  # issue 4
     except Exception as error:
         print(f"error: {error}", file=sys.stderr)
         stack.stop()
@@ -181,6 +221,7 @@ Post-biopsy triage bot is running (logs in var/log/). Ctrl-C stops everything.
   Action server:    {stack.action_url}/health
 """, flush=True)
     print_console(console_url)  # issue 5: staff console
+    print_sms(stack, sms_url)  # issue 4: SMS follow-up
     while True:
         for name, process in list(stack.processes.items()):
             if process.poll() is not None:

@@ -7,6 +7,7 @@ import asyncio
 import re
 import secrets
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Optional
 
@@ -40,7 +41,10 @@ def save_messages(conversation_id: str, turns: list[tuple[str, str]], channel: s
             data = {"buttons": [{"title": b, "payload": b} for b in buttons]} if buttons else {}
             events += [BotUttered(text, data), ActionExecuted("action_listen")]
     store = TriageTrackerStore()
-    asyncio.run(store.save(DialogueStateTracker.from_events(conversation_id, events)))
+    tracker = DialogueStateTracker.from_events(conversation_id, events)
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, store.save(tracker)).result()
 
 
 def save_outcome(conversation_id: str, level: str, channel: str = "rest",

@@ -31,6 +31,7 @@ class FakeRasa:
         self._failures = 0
         self._lock = threading.Lock()
         app = web.Application()
+        app.router.add_get("/conversations/{cid}/tracker", self._tracker)
         app.router.add_post("/conversations/{cid}/tracker/events", self._events)
         app.router.add_post("/conversations/{cid}/trigger_intent", self._trigger)
         self.server = ServerThread(app)
@@ -69,6 +70,12 @@ class FakeRasa:
                 return web.json_response({"status": "failure", "reason": "ConversationError"},
                                          status=500)
         return None
+
+    async def _tracker(self, request: web.Request) -> web.Response:
+        refused = self._check(request)
+        if refused is not None:
+            return refused
+        return web.json_response({"sender_id": request.match_info["cid"], "slots": {}})
 
     async def _events(self, request: web.Request) -> web.Response:
         refused = self._check(request)

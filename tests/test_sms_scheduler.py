@@ -77,7 +77,7 @@ def test_due_follow_ups_are_sent_once(sms_fakes):
     assert rasa.triggers == {adult.conversation_id: 1, child.conversation_id: 1}
     assert rasa.intents == ["greet", "greet"]
     events = dict(rasa.events)
-    assert {"event": "reset_slots"} in events[adult.conversation_id]
+    assert {"event": "session_started"} in events[adult.conversation_id]
     assert {"event": "slot", "name": "patient_is_child", "value": True} in \
         events[child.conversation_id]
     first = followups_of(adult.id)[0]

@@ -23,7 +23,7 @@ from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.console.models import ROLES, LoginAttempt, Staff, StaffSession
@@ -193,6 +193,7 @@ def new_token() -> str:
 def create_session(s: Session, cfg: ConsoleSettings, staff: Staff) -> str:
     """A new session (a new token at every login: no session fixation). Returns the token."""
     token, now = new_token(), now_utc()
+    s.execute(delete(StaffSession).where(StaffSession.expires_at < now))  # tidy up old ones
     s.add(StaffSession(token_hash=token_hash(token), staff_id=staff.id, csrf_token=new_token(),
                        created_at=now, last_seen_at=now,
                        expires_at=now + timedelta(hours=cfg.session_max_hours)))

@@ -50,8 +50,8 @@ class Chart:
 
 
 def _nice_max(value: int) -> int:
-    for step in (1, 2, 5):
-        for scale in (1, 10, 100, 1000, 10000, 100000):
+    for scale in (1, 10, 100, 1000, 10000, 100000):
+        for step in (1, 2, 3, 5):
             if step * scale * 4 >= value:
                 return step * scale * 4
     return value

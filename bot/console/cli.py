@@ -39,8 +39,8 @@ def _staff(s, username: str) -> Staff:
     return staff
 
 
-def _cli_audit(s, action: str, target: str, **detail) -> None:
-    audit.record(s, action, username="(command line)", target=target,
+def _cli_audit(s, what: str, target: str, **detail) -> None:
+    audit.record(s, what, username="(command line)", target=target,
                  detail={"via": "cli", **detail})
 
 

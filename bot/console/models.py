@@ -100,6 +100,7 @@ class QueueEntry(Base):
         Index("ix_console_conversations_order", "reviewed", "level_rank", "last_at", "id"),
         Index("ix_console_conversations_channel_order",
               "channel_group", "reviewed", "level_rank", "last_at", "id"),
+        Index("ix_console_conversations_first_at", "first_at", "level_rank"),  # the chart
     )
 
     id = Column(Integer, primary_key=True)
@@ -108,7 +109,7 @@ class QueueEntry(Base):
     channel_group = Column(String(16), nullable=False, default="other")  # web / sms / other
     level = Column(String(32), nullable=False)  # highest level advised, or "none"
     level_rank = Column(Integer, nullable=False)
-    first_at = Column(DateTime(timezone=True), nullable=False, index=True)
+    first_at = Column(DateTime(timezone=True), nullable=False)
     last_at = Column(DateTime(timezone=True), nullable=False)
     outcome_count = Column(Integer, nullable=False, default=0)
     last_outcome_id = Column(Integer, nullable=True)

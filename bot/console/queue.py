@@ -380,18 +380,20 @@ def overview(s: Session, days: int = 30, today: Optional[date] = None) -> Overvi
         .group_by(QueueEntry.level_rank)).all())
     # By rank (an index-only count); an unknown level counts with contact team, its rank.
     waiting_by_level = {info.slug: waiting_by_rank.get(info.rank, 0) for info in LEVELS}
-    per_day: dict[date, dict[str, int]] = {
-        first_day + timedelta(days=i): {info.slug: 0 for info in LEVELS} for i in range(days)}
-    rows = s.execute(
-        select(QueueEntry.first_at, QueueEntry.level)
-        .where(QueueEntry.first_at >= _naive_utc(_local_midnight_utc(first_day)))).all()
+    per_day: dict[date, dict[str, int]] = {}
+    slug_of_rank = {info.rank: info.slug for info in LEVELS}
     total = 0
-    for first_at, level in rows:
-        day = aware(first_at).astimezone(tz).date()
-        if day in per_day:
-            slug = level if level in LEVEL_BY_SLUG else "contact_team"
-            per_day[day][slug] += 1
-            total += 1
+    for i in range(days):  # one index range per local day (DST-proof, any database)
+        day = first_day + timedelta(days=i)
+        start = _naive_utc(_local_midnight_utc(day))
+        end = _naive_utc(_local_midnight_utc(day + timedelta(days=1)))
+        counts = {info.slug: 0 for info in LEVELS}
+        for rank, n in s.execute(select(QueueEntry.level_rank, func.count())
+                                 .where(QueueEntry.first_at >= start, QueueEntry.first_at < end)
+                                 .group_by(QueueEntry.level_rank)):
+            counts[slug_of_rank.get(rank, "contact_team")] += n
+            total += n
+        per_day[day] = counts
     return Overview(sum(waiting_by_rank.values()), waiting_by_level, list(per_day), per_day, total)
 
 
@@ -525,7 +527,9 @@ def refresh(s: Session, conversation_ids: Iterable[str]) -> int:
         if inserts:
             s.execute(insert(TABLE), inserts)
         changed += len(updates) + len(inserts)
-    s.expire_all()
+    for obj in list(s.identity_map.values()):  # Core wrote behind the ORM's back
+        if isinstance(obj, QueueEntry):
+            s.expire(obj)
     return changed
 
 

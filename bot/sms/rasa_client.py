@@ -3,10 +3,13 @@
 Rasa's own reminders (`ReminderScheduled`) live in an in-memory scheduler, lost on restart
 and per process; the schedule is ours, in the database, and each follow-up is started with
 
-1. `POST /conversations/{id}/tracker/events`: end any unfinished questions and reset the
-   slots (each follow-up is a fresh check of the site, not "my advice is the same as
-   before"), and mark the patient as a child when the discharge says so (questions then
-   address the parent);
+1. `POST /conversations/{id}/tracker/events`: a new session of the conversation (no
+   unfinished questions, no slots: each follow-up is a fresh check of the site, not "my
+   advice is the same as before"), with the patient marked as a child when the discharge
+   says so (the questions then address the parent). The events start with the session
+   start themselves: Rasa 3.6 stamps appended events before it starts the session of a
+   new conversation, and reads back only events stamped after the latest session start,
+   so a slot appended to a brand-new conversation would be lost;
 2. `POST /conversations/{id}/trigger_intent?output_channel=sms` with the intent
    `SMS_FOLLOWUP_INTENT` (default `greet`: the bot introduces itself and asks the first
    question). Our channel's output for `sms` collects the bot's messages, so they come
@@ -40,7 +43,9 @@ def start_followup(cfg: SmsSettings, conversation_id: str, is_child: bool) -> li
         raise RasaError("RASA_TOKEN is not set")
     base = f"{cfg.rasa_url}/conversations/{quote(conversation_id, safe='')}"
     params = {"token": cfg.rasa_token, "include_events": "NONE"}
-    events = [{"event": "active_loop", "name": None}, {"event": "reset_slots"}]
+    events = [{"event": "action", "name": "action_session_start"},
+              {"event": "session_started"},
+              {"event": "action", "name": "action_listen"}]
     if is_child:
         events.append({"event": "slot", "name": "patient_is_child", "value": True})
     try:

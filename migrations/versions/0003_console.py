@@ -102,7 +102,8 @@ def upgrade() -> None:
                     ["reviewed", "level_rank", "last_at", "id"])
     op.create_index("ix_console_conversations_channel_order", "console_conversations",
                     ["channel_group", "reviewed", "level_rank", "last_at", "id"])
-    op.create_index("ix_console_conversations_first_at", "console_conversations", ["first_at"])
+    op.create_index("ix_console_conversations_first_at", "console_conversations",
+                    ["first_at", "level_rank"])  # the overview chart, index only
     op.create_table(
         "console_sync",
         sa.Column("source", sa.String(64), primary_key=True),

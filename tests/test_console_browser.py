@@ -1,0 +1,192 @@
+"""The staff console in headless Chromium (Debian's, never a downloaded one), as a nurse
+uses it: log in, filter the queue, open a transcript whose patient typed markup and see
+it as text, mark it reviewed, export the CSV; then an admin reads the audit trail.
+
+Fails on any script error, dialog or Content-Security-Policy report. Screenshots go to
+test-output/console/, with copies in docs/screenshots/console-*.png for the README.
+"""
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from bot.config import PROJECT_ROOT
+from tests.console_seed import PASSWORD, XSS, make_staff, save_messages, save_outcome, unique
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+SHOTS = PROJECT_ROOT / "test-output" / "console"
+DOCS = PROJECT_ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 1100, "height": 760}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_page(browser, problems: list[str]) -> Page:
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    tab.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    tab.on("console", lambda message: "Content Security Policy" in message.text
+           and problems.append(f"CSP: {message.text}"))
+    return tab
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    DOCS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, DOCS / f"console-{name}.png")
+
+
+def log_in(page: Page, base: str, username: str, go: bool = True) -> None:
+    if go:
+        page.goto(f"{base}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def month_of_conversations():
+    """A month of realistic traffic for the overview chart; most of it reviewed."""
+    from bot.console import queue
+    from bot.console.auth import find_staff
+    from bot.storage.db import session
+
+    rng = random.Random(11)
+    reviewer = make_staff("clinician", "nurse.okafor")
+    now = datetime.now(timezone.utc)
+    weights = {"self_care": 50, "contact_team": 30, "urgent": 12, "emergency": 8}
+    older = []
+    for i in range(90):
+        at = now - timedelta(days=rng.randrange(30), hours=rng.randrange(24))
+        cid = unique("month")
+        level = rng.choices(list(weights), list(weights.values()))[0]
+        save_outcome(cid, level, channel=rng.choice(["rest", "rest", "sms"]), at=at)
+        if at < now - timedelta(days=2):
+            older.append(cid)
+    queue.sync()
+    with session() as s, s.begin():
+        nurse = find_staff(s, reviewer)
+        for cid in older:
+            queue.add_review(s, cid, nurse, rng.choice(["no_action", "called_back"]), "")
+
+
+def test_nurse_reviews_and_exports_in_the_browser(live_console, browser, month_of_conversations,
+                                                  tmp_path):
+    base = live_console.url
+    problems: list[str] = []
+    cid = unique("web")
+    save_messages(cid, [
+        ("patient", f"Hi, the biopsy site on my hip {XSS} keeps bleeding through the plaster"),
+        ("bot", "Is the bleeding still going on now, after 10 minutes of firm pressure?"),
+        ("patient", "it stops then starts again"),
+        ("bot", "Please call the Interventional Radiology (IR) department today on 020 7000 0000."),
+    ], buttons=["Yes", "No", "Not sure"])
+    save_outcome(cid, "contact_team")
+    emergency = unique("sms")
+    save_messages(emergency, [("patient", "he is having a fit"),
+                              ("bot", "EMERGENCY: call 999 now.")], channel="sms")
+    save_outcome(emergency, "emergency", channel="sms")
+    nurse = make_staff("clinician", "nurse.jones")  # fixed names: they show in docs/
+
+    page = new_page(browser, problems)
+    page.goto(f"{base}/queue")
+    expect(page).to_have_url(f"{base}/login?next=%2Fqueue")  # nothing without login
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    shot(page, "login")
+    log_in(page, base, nurse, go=False)  # and back to where the nurse was going
+    expect(page).to_have_url(f"{base}/queue")
+
+    page.goto(f"{base}/")
+    expect(page.locator("svg.chart rect").first).to_be_visible()
+    shot(page, "overview")
+
+    # Filter: contact team, not reviewed.
+    page.goto(f"{base}/queue")
+    page.get_by_label("Contact team").check()
+    page.get_by_label("Review").select_option("no")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(f"{base}/queue?level=contact_team&from=&to=&channel=&reviewed=no&q=")
+    link = page.get_by_role("link", name=cid)
+    expect(link).to_be_visible()
+    expect(page.get_by_role("link", name=emergency)).to_have_count(0)
+    shot(page, "queue-filtered")
+
+    # The transcript: the patient's markup is text, not an element.
+    link.click()
+    expect(page.get_by_role("heading", name=f"Conversation {cid}")).to_be_visible()
+    first = page.locator(".messages li.patient .text").first
+    expect(first).to_have_text(f"Hi, the biopsy site on my hip {XSS} keeps bleeding through the plaster")
+    assert page.locator("main img").count() == 0
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    expect(page.locator(".buttons").first).to_contain_text("Not sure")
+    expect(page.get_by_text("bleeding.continued")).to_be_visible()
+    expect(page.get_by_text("Policy version", exact=False).first).to_be_visible()
+    shot(page, "transcript")
+
+    # Review it.
+    page.get_by_label("Called back").check()
+    page.get_by_label("Note").fill("Spoke to the patient; coming in to the day unit at 2pm.")
+    page.get_by_role("button", name="Mark reviewed").click()
+    expect(page.get_by_role("status")).to_have_text("Review saved. The conversation itself is unchanged.")
+    expect(page.locator(".reviews")).to_contain_text(f"Called back by {nurse}")
+    shot(page, "reviewed")
+
+    # The filtered queue no longer lists it; the reviewed one does, and exports.
+    page.goto(f"{base}/queue?level=contact_team&reviewed=no")
+    expect(page.get_by_role("link", name=cid)).to_have_count(0)
+    page.goto(f"{base}/queue?reviewed=yes&q={cid}")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("Reviewed by")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Export these as CSV").click()
+    download = download_info.value
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    assert target.name.startswith("triage-conversations-") and target.suffix == ".csv"
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert [r["conversation_id"] for r in rows] == [cid]
+    assert rows[0]["review_outcome"] == "Called back" and rows[0]["reviewed_by"] == nurse
+    page.goto(f"{base}/queue")
+    shot(page, "queue")
+
+    # A clinician has no admin pages.
+    page.goto(f"{base}/admin/audit")
+    expect(page.get_by_role("heading", name="Only an admin can do this.")).to_be_visible()
+
+    # The admin's audit trail shows what the nurse did.
+    admin_page = new_page(browser, problems)
+    log_in(admin_page, base, make_staff("admin", "admin.patel"))
+    admin_page.goto(f"{base}/admin/audit?username={nurse}")
+    table = admin_page.locator("table.audit")
+    for what in ("Logged in", "Viewed a transcript", "Reviewed a conversation", "Exported CSV"):
+        expect(table).to_contain_text(what)
+    shot(admin_page, "audit")
+    admin_page.goto(f"{base}/admin/accounts")
+    expect(admin_page.get_by_role("heading", name="New account")).to_be_visible()
+    shot(admin_page, "accounts")
+
+    # Log out: the queue is closed again.
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("status")).to_have_text("You are logged out.")
+    page.goto(f"{base}/queue")
+    expect(page).to_have_url(f"{base}/login?next=%2Fqueue")
+    assert not problems, problems
