@@ -125,6 +125,25 @@ def test_follow_up_then_a_whole_triage_by_sms(sms):
         sent = list(s.scalars(select(OutboundSms).where(OutboundSms.to_number == phone)))
     assert [r.status for r in sent] == ["sent"] * 6
 
+    # The next follow-up is a fresh check of the site in a new session, not "my advice is
+    # the same as before".
+    with session() as s:
+        second = s.scalars(select(FollowUp).where(FollowUp.discharge_id == discharge.id,
+                                                  FollowUp.status == "scheduled")
+                           .order_by(FollowUp.due_at)).first()
+    dispatcher = Dispatcher(sms_settings())
+    try:
+        assert dispatcher.run_once(second.due_at)["followup_sent"] == 1
+    finally:
+        dispatcher.close()
+    again = sms.twilio.bodies_to(phone)[-1]
+    assert f"{second.day} days after your child's" in again
+    assert "Is there any bleeding from your child's biopsy site?" in again
+    slots = sms.bot.slots(discharge.conversation_id)
+    assert slots["triage_level"] is None and slots["requested_slot"] == "bleeding"
+    assert "expected after a biopsy" in say(sms, phone, "no, all fine, nothing at all")\
+        or sms.bot.slots(discharge.conversation_id)["requested_slot"] != "bleeding"
+
 
 def test_emergency_advice_starts_with_call_999(sms):
     phone = new_phone()
