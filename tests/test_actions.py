@@ -134,3 +134,13 @@ def test_unreadable_second_reply_is_not_sure_even_with_an_off_topic_intent():
                     {"event": "user", "text": "hello?"}]
     _, slots, _ = run(ValidateTriageForm(), t)
     assert slots["reask"] == "pus"
+
+
+def test_advice_is_not_repeated_when_nothing_changed(migrated_db):
+    done = {"bleeding": "none", "fever": "none", "swelling": "none", "pus": "none",
+            "lymph_nodes": "none",
+            "advised_findings": ["bleeding.none", "discharge.none", "fever.none", "lymph.none",
+                                 "site.none"]}
+    messages, _, _ = run(ActionTriageAdvice(), tracker("ok", done, "affirm", sender="repeat"))
+    assert messages[0]["text"].startswith("My advice is the same as before.")
+    assert outcomes_for("repeat") == []
