@@ -72,6 +72,8 @@ safety-report: install   ## docs/safety/traceability.md from the policy table, v
 
 bench: install train
 	$(ENV) $(PY) -m tests.bench
+	$(ENV) $(PY) -m tests.bench_console
+	$(ENV) $(PY) -m tests.bench_sms
 
 clean:
 	rm -rf models results var/log test-output

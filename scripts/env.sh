@@ -23,3 +23,5 @@ if [ -z "${RASA_TOKEN:-}" ]; then
 fi
 # --- Staff console (issue 5): python -m bot.console, started by make run ---
 export CONSOLE_PORT=${CONSOLE_PORT:-8001}
+# --- SMS follow-up (issue 4): python -m bot.sms.worker (discharge API), started by make run ---
+export SMS_API_PORT=${SMS_API_PORT:-5006}

@@ -141,6 +141,51 @@ def bench_filters(url: str) -> dict:
     return results
 
 
+def bench_http(url: str) -> dict:
+    """Whole requests through the real app (in-process aiohttp server): page + render."""
+    import asyncio
+    import re
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.console import auth, queue
+    from bot.console.app import make_app
+    from bot.console.settings import ConsoleSettings
+    from bot.storage.db import session
+
+    with session(url) as s, s.begin():
+        auth.create_staff(s, "bench-admin", "a long bench password", "admin")
+    f = queue.Filters()
+    with session(url) as s:
+        total = queue.count(s, f)
+    cursors, _ = cursors_at(url, f, [total // 2, total - 10])
+
+    async def run() -> dict:
+        app = make_app(ConsoleSettings(sync_interval_seconds=0), database_url=url)
+        async with TestClient(TestServer(app)) as client:
+            page = await (await client.get("/login")).text()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+            await client.post("/login", data={"csrf_token": token, "username": "bench-admin",
+                                              "password": "a long bench password"})
+            paths = {"GET /queue (first page)": "/queue",
+                     "GET /queue (middle page)": f"/queue?after={cursors[total // 2].encode()}",
+                     "GET /queue (deep page)": f"/queue?after={cursors[total - 10].encode()}",
+                     "GET /queue?level=urgent&channel=sms": "/queue?level=urgent&channel=sms",
+                     "GET / (overview)": "/"}
+            out = {}
+            for name, path in paths.items():
+                samples = []
+                for _ in range(REPEAT):
+                    start = time.perf_counter()
+                    response = await client.get(path)
+                    await response.read()
+                    assert response.status == 200, (path, response.status)
+                    samples.append(time.perf_counter() - start)
+                out[name] = _ms(samples)
+            return out
+    return asyncio.run(run())
+
+
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="console-bench-"))
     url = f"sqlite:///{folder / 'bench.db'}"
@@ -167,17 +212,21 @@ def main() -> None:
     results["incremental_sync_nothing_new"] = _time(lambda: queue.sync(url), repeat=10)
     results["reviews"] = review_older(url, 0.8)
     results["queries"] = bench_filters(url)
+    results["http"] = bench_http(url)
 
     out = Path(__file__).resolve().parent.parent / "results" / "bench_console.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
-    print(json.dumps({k: v for k, v in results.items() if k != "queries"}, indent=2))
+    print(json.dumps({k: v for k, v in results.items() if k not in ("queries", "http")}, indent=2))
     print("\n| filter | matches | count p50 | first page p50 | middle page p50 | deep page p50 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, r in results["queries"].items():
         cell = lambda k: f"{r[k]['p50_ms']} ms" if k in r else "–"  # noqa: E731
         print(f"| {name} | {r.get('matches', '')} | {cell('count')} | {cell('first page')} | "
               f"{cell('middle page')} | {cell('deep page')} |")
+    print("\n| whole request (login, query, render) | p50 | p95 |\n| --- | --- | --- |")
+    for name, r in results["http"].items():
+        print(f"| {name} | {r['p50_ms']} ms | {r['p95_ms']} ms |")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,11 @@ def unique(prefix: str) -> str:
 
 
 def save_messages(conversation_id: str, turns: list[tuple[str, str]], channel: str = "rest",
-                  buttons: Optional[list[str]] = None) -> None:
-    """turns: ("patient" | "bot", text). Saved as Rasa saves them."""
+                  buttons: Optional[list[str]] = None, url: Optional[str] = None) -> None:
+    """turns: ("patient" | "bot", text). Saved as Rasa saves them (in the test database,
+    or in the one at `url`)."""
     from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+    from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.core.trackers import DialogueStateTracker
 
     from bot.storage.tracker_store import TriageTrackerStore
@@ -40,7 +42,7 @@ def save_messages(conversation_id: str, turns: list[tuple[str, str]], channel: s
         else:
             data = {"buttons": [{"title": b, "payload": b} for b in buttons]} if buttons else {}
             events += [BotUttered(text, data), ActionExecuted("action_listen")]
-    store = TriageTrackerStore()
+    store = SQLTrackerStore(host=url) if url else TriageTrackerStore()
     tracker = DialogueStateTracker.from_events(conversation_id, events)
     # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
     with ThreadPoolExecutor(1) as pool:
@@ -48,7 +50,8 @@ def save_messages(conversation_id: str, turns: list[tuple[str, str]], channel: s
 
 
 def save_outcome(conversation_id: str, level: str, channel: str = "rest",
-                 findings: Optional[list[str]] = None, at: Optional[datetime] = None) -> int:
+                 findings: Optional[list[str]] = None, at: Optional[datetime] = None,
+                 url: Optional[str] = None) -> int:
     from bot.storage.db import session
     from bot.storage.models import TriageOutcome
 
@@ -56,7 +59,7 @@ def save_outcome(conversation_id: str, level: str, channel: str = "rest",
                             "contact_team": ["bleeding.continued"],
                             "self_care": ["site.soreness_easing"]}[level]
     rules = [RULES_BY_FINDING[f] for f in findings]
-    with session() as s, s.begin():
+    with session(url) as s, s.begin():
         row = TriageOutcome(conversation_id=conversation_id, channel=channel, level=level,
                             findings=findings, advice_ids=[r.advice_id for r in rules],
                             sources=sorted({x for r in rules for x in r.sources}),
@@ -69,12 +72,13 @@ def save_outcome(conversation_id: str, level: str, channel: str = "rest",
         return row.id
 
 
-def make_staff(role: str, username: Optional[str] = None, password: str = PASSWORD) -> str:
+def make_staff(role: str, username: Optional[str] = None, password: str = PASSWORD,
+               url: Optional[str] = None) -> str:
     from bot.console import auth
     from bot.storage.db import session
 
     username = username or unique(role)
-    with session() as s, s.begin():
+    with session(url) as s, s.begin():
         auth.create_staff(s, username, password, role)
     return username
 

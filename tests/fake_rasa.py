@@ -28,6 +28,7 @@ class FakeRasa:
         self.events: list[tuple[str, list]] = []
         self.intents: list[str] = []
         self.latency = 0.0
+        self.on_trigger = None  # called with the conversation id, e.g. to race a STOP
         self._failures = 0
         self._lock = threading.Lock()
         app = web.Application()
@@ -94,6 +95,8 @@ class FakeRasa:
             await asyncio.sleep(self.latency)
         cid = request.match_info["cid"]
         body = await request.json()
+        if self.on_trigger is not None:
+            await asyncio.to_thread(self.on_trigger, cid)
         with self._lock:
             self.triggers[cid] += 1
             self.intents.append(body.get("name"))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import random
 import shutil
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from bot.config import PROJECT_ROOT
-from tests.console_seed import PASSWORD, XSS, make_staff, save_messages, save_outcome, unique
+from tests.console_seed import PASSWORD, XSS, make_staff, save_messages, save_outcome
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -64,48 +65,76 @@ def log_in(page: Page, base: str, username: str, go: bool = True) -> None:
 
 
 @pytest.fixture(scope="module")
-def month_of_conversations():
+def console(tmp_path_factory):
+    """A console of its own on a database of its own, so that the screenshots in docs/
+    show this test's conversations only."""
+    from types import SimpleNamespace
+
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.stack import Stack, free_port, start_console
+
+    folder = tmp_path_factory.mktemp("console-browser")
+    url = f"sqlite:///{folder / 'console.db'}"
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "heads")
+    stack = Stack(rasa_port=free_port(), action_port=free_port(), token="unused",
+                  log_dir=folder / "logs", env={"DATABASE_URL": url})
+    try:
+        yield SimpleNamespace(url=start_console(stack, free_port()), db=url)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def month_of_conversations(console):
     """A month of realistic traffic for the overview chart; most of it reviewed."""
     from bot.console import queue
     from bot.console.auth import find_staff
     from bot.storage.db import session
 
+    db = console.db
     rng = random.Random(11)
-    reviewer = make_staff("clinician", "nurse.okafor")
+    reviewer = make_staff("clinician", "nurse.okafor", url=db)
     now = datetime.now(timezone.utc)
     weights = {"self_care": 50, "contact_team": 30, "urgent": 12, "emergency": 8}
     older = []
     for i in range(90):
         at = now - timedelta(days=rng.randrange(30), hours=rng.randrange(24))
-        cid = unique("month")
         level = rng.choices(list(weights), list(weights.values()))[0]
-        save_outcome(cid, level, channel=rng.choice(["rest", "rest", "sms"]), at=at)
+        channel = rng.choice(["rest", "rest", "sms"])
+        # ids as the channels make them: the widget's random hex, a phone number for SMS
+        cid = f"+447700{rng.randrange(10 ** 6):06d}" if channel == "sms" else f"{rng.getrandbits(64):016x}"
+        save_outcome(cid, level, channel=channel, at=at, url=db)
         if at < now - timedelta(days=2):
             older.append(cid)
-    queue.sync()
-    with session() as s, s.begin():
+    queue.sync(db)
+    with session(db) as s, s.begin():
         nurse = find_staff(s, reviewer)
         for cid in older:
             queue.add_review(s, cid, nurse, rng.choice(["no_action", "called_back"]), "")
 
 
-def test_nurse_reviews_and_exports_in_the_browser(live_console, browser, month_of_conversations,
+def test_nurse_reviews_and_exports_in_the_browser(console, browser, month_of_conversations,
                                                   tmp_path):
-    base = live_console.url
+    base, db = console.url, console.db
     problems: list[str] = []
-    cid = unique("web")
+    cid = uuid.uuid4().hex[:16]
     save_messages(cid, [
         ("patient", f"Hi, the biopsy site on my hip {XSS} keeps bleeding through the plaster"),
         ("bot", "Is the bleeding still going on now, after 10 minutes of firm pressure?"),
         ("patient", "it stops then starts again"),
         ("bot", "Please call the Interventional Radiology (IR) department today on 020 7000 0000."),
-    ], buttons=["Yes", "No", "Not sure"])
-    save_outcome(cid, "contact_team")
-    emergency = unique("sms")
+    ], buttons=["Yes", "No", "Not sure"], url=db)
+    save_outcome(cid, "contact_team", url=db)
+    emergency = "+447700900461"
     save_messages(emergency, [("patient", "he is having a fit"),
-                              ("bot", "EMERGENCY: call 999 now.")], channel="sms")
-    save_outcome(emergency, "emergency", channel="sms")
-    nurse = make_staff("clinician", "nurse.jones")  # fixed names: they show in docs/
+                              ("bot", "EMERGENCY: call 999 now.")], channel="sms", url=db)
+    save_outcome(emergency, "emergency", channel="sms", url=db)
+    nurse = make_staff("clinician", "nurse.jones", url=db)  # fixed names: they show in docs/
 
     page = new_page(browser, problems)
     page.goto(f"{base}/queue")
@@ -174,7 +203,7 @@ def test_nurse_reviews_and_exports_in_the_browser(live_console, browser, month_o
 
     # The admin's audit trail shows what the nurse did.
     admin_page = new_page(browser, problems)
-    log_in(admin_page, base, make_staff("admin", "admin.patel"))
+    log_in(admin_page, base, make_staff("admin", "admin.patel", url=db))
     admin_page.goto(f"{base}/admin/audit?username={nurse}")
     table = admin_page.locator("table.audit")
     for what in ("Logged in", "Viewed a transcript", "Reviewed a conversation", "Exported CSV"):

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -143,6 +142,20 @@ def test_stop_is_honoured_and_start_resumes(sms_fakes):
         dispatcher.close()
     assert followups_of(d.id)[1].status == "sent"
     assert len(sms_fakes.twilio.bodies_to(d.phone)) == 1
+
+
+def test_a_stop_while_the_follow_up_starts_is_honoured(sms_fakes):
+    d = register(42).discharge
+    sms_fakes.rasa.on_trigger = lambda _cid: inbound.set_opt_out(d.phone, True, "STOP")
+    dispatcher = Dispatcher(sms_settings())
+    try:
+        dispatcher.run_once(DAY0)
+    finally:
+        dispatcher.close()
+    [row] = outbox_rows(discharge_id=d.id)
+    assert row.status == "suppressed"
+    assert followups_of(d.id)[0].status == "skipped"
+    assert sms_fakes.twilio.requests == []
 
 
 def test_an_opt_out_after_queueing_suppresses_the_text(sms_fakes):

@@ -240,3 +240,24 @@ def test_cli_add_import_show_cancel(sms_clean, tmp_path, capsys):
     assert cli.main(["show", str(found.id)]) == 0
     assert "(cancelled)" in capsys.readouterr().out
     assert cli.main(["status"]) == 0
+
+
+def test_console_hooks_find_sms_conversations(sms_clean):
+    from sqlalchemy import column, select, table
+
+    from bot.sms.console_hooks import hooks
+    from bot.storage.db import session
+
+    now = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
+    d = discharges.register({"phone": "07400 100020", "procedure": "marrow",
+                             "procedure_at": "2026-03-10 09:00"}, source="test", now=now).discharge
+    conversations = table("sms_discharges", column("conversation_id"))
+    labels, by_procedure, by_phone = hooks(conversations.c.conversation_id)
+    assert labels == {"bone_biopsy": "Bone biopsy",
+                      "bone_marrow": "Bone marrow aspiration and biopsy"}
+    with session() as s:
+        query = select(conversations.c.conversation_id)
+        assert s.scalars(query.where(by_procedure("bone_marrow"))).all() == [d.conversation_id]
+        assert s.scalars(query.where(by_procedure("bone_biopsy"))).all() == []
+        assert s.scalars(query.where(by_phone("07400100020"))).all() == [d.conversation_id]
+        assert s.scalars(query.where(by_phone("not a phone"))).all() == []

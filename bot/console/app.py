@@ -150,6 +150,10 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
             response = error_page(request, error.status, messages[error.status])
         else:
             response = web.Response(status=error.status, text=error.text, headers=error.headers)
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)  # no query: no ids
+        response = error_page(request, 500, "Something went wrong. Nothing was changed; please "
+                                            "try again, and tell the admin if it keeps happening.")
     response.headers.update({
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
@@ -207,12 +211,13 @@ def require_admin(handler: Handler) -> Handler:
 
 # --- login and logout ----------------------------------------------------------------
 async def login_page(request: web.Request, message: str = "", status: int = 200,
-                     username: str = "") -> web.Response:
+                     username: str = "", next_path: str = "") -> web.Response:
     if request.get("staff") is not None and request.method == "GET":
         return redirect(safe_next(request.query.get("next", "/")))
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or auth.new_token()
     response = render(request, "login.html", status=status, csrf=token, message=message,
-                      username=username, next=safe_next(request.query.get("next", "/")))
+                      username=username,
+                      next=safe_next(next_path or request.query.get("next", "/")))
     set_cookie(request, response, LOGIN_CSRF_COOKIE, token)
     return response
 
@@ -222,6 +227,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", ""))[:200]
     password = str(form.get("password", ""))
     ip, cfg = client_ip(request), request.app[CFG_KEY]
+    next_path = safe_next(str(form.get("next", "/")))
 
     def attempt(s):
         result = auth.authenticate(s, cfg, username, password, ip)
@@ -241,10 +247,10 @@ async def login(request: web.Request) -> web.StreamResponse:
             return await login_page(
                 request, f"Too many failed attempts. Try again in {minutes} minute"
                          f"{'s' if minutes != 1 else ''}, or ask an admin to unlock the account.",
-                status=429, username=username)
+                status=429, username=username, next_path=next_path)
         return await login_page(request, "Wrong username or password.", status=401,
-                                username=username)
-    response = redirect(safe_next(str(form.get("next", "/"))))
+                                username=username, next_path=next_path)
+    response = redirect(next_path)
     set_cookie(request, response, SESSION_COOKIE, token)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/")
     return response
@@ -354,6 +360,8 @@ async def review(request: web.Request) -> web.StreamResponse:
         return error_page(request, 404, "There is no conversation with this id.")
     except ValueError as problem:
         found = await db(request, transcript.load, conversation_id)
+        if found is None:
+            return error_page(request, 404, "There is no conversation with this id.")
         return render(request, "transcript.html", status=400, t=found, error=str(problem),
                       note=note, outcome=outcome)
     return redirect("/conversation?" + urlencode({"id": conversation_id, "done": "reviewed"}))

@@ -247,18 +247,12 @@ class QueuePage:
 
 
 def _buckets(f: Filters) -> list[tuple[bool, int]]:
+    """(reviewed, level_rank) groups in queue order. Filters go by rank, so an unknown
+    level (which has contact team's rank) shows with contact team."""
     reviewed = [False, True] if f.reviewed is None else [f.reviewed]
     ranks = sorted({info.rank for info in LEVELS if not f.levels or info.slug in f.levels},
                    reverse=True)
     return [(r, k) for r in reviewed for k in ranks]
-
-
-def _level_slugs_for_rank(f: Filters, rank: int) -> Optional[list[str]]:
-    """The level filter within a bucket: only needed where two slugs share a rank
-    (an unknown level shares contact_team's)."""
-    if not f.levels:
-        return None
-    return [slug for slug in f.levels if LEVEL_BY_SLUG[slug].rank == rank]
 
 
 def page(s: Session, f: Filters, after: Optional[Cursor] = None, size: int = 50) -> QueuePage:
@@ -277,9 +271,6 @@ def page(s: Session, f: Filters, after: Optional[Cursor] = None, size: int = 50)
         read += 1
         query = select(QueueEntry).where(QueueEntry.reviewed == reviewed,
                                          QueueEntry.level_rank == rank, *where)
-        slugs = _level_slugs_for_rank(f, rank)
-        if slugs is not None and rank == UNKNOWN_LEVEL.rank:
-            query = query.where(QueueEntry.level.in_(slugs))
         if after is not None and (reviewed, rank) == (after.reviewed, after.rank):
             query = query.where(tuple_(QueueEntry.last_at, QueueEntry.id)
                                 < (_naive_utc(after.last_at), after.id))
@@ -304,7 +295,7 @@ def sort_key(entry: QueueEntry) -> tuple:
 def _search(s: Session, f: Filters, size: int) -> QueuePage:
     query = select(QueueEntry).where(_search_condition(f.search), *_conditions(f))
     if f.levels:
-        query = query.where(QueueEntry.level.in_(f.levels))
+        query = query.where(QueueEntry.level_rank.in_({LEVEL_BY_SLUG[x].rank for x in f.levels}))
     if f.reviewed is not None:
         query = query.where(QueueEntry.reviewed == f.reviewed)
     found = sorted(s.scalars(query.limit(size + 1)).all(), key=sort_key)

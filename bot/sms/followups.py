@@ -14,10 +14,12 @@ import uuid
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import or_, select, update
+from dataclasses import dataclass
 
-from bot.sms import inbound, outbox, rasa_client
-from bot.sms.models import PROCEDURES, Discharge, FollowUp, utcnow
+from sqlalchemy import exists, or_, select, update
+
+from bot.sms import outbox, rasa_client
+from bot.sms.models import PROCEDURES, Discharge, FollowUp, InboundSms, OptOut, utcnow
 from bot.sms.schedule import Rules, is_quiet
 from bot.sms.settings import SmsSettings
 from bot.sms.texts import followup_intro, render_messages
@@ -28,6 +30,15 @@ logger = logging.getLogger(__name__)
 
 class LostClaim(Exception):
     pass
+
+
+@dataclass
+class Claimed:
+    followup: FollowUp
+    discharge: Discharge
+    token: str
+    opted_out: bool        # the number sent STOP
+    recently_active: bool  # the patient texted us within SMS_SKIP_IF_ACTIVE_MINUTES
 
 
 def skip_missed(now: datetime) -> int:
@@ -44,7 +55,8 @@ def skip_missed(now: datetime) -> int:
     return count
 
 
-def claim_due(cfg: SmsSettings, now: datetime, limit: int) -> list[tuple[FollowUp, Discharge, str]]:
+def claim_due(cfg: SmsSettings, now: datetime, limit: int) -> list[Claimed]:
+    """Claim up to `limit` due follow-ups, with what dispatch needs to know about each."""
     token = uuid.uuid4().hex
     stale = now - cfg.lease
     claimable = or_(FollowUp.status == "scheduled",
@@ -58,12 +70,17 @@ def claim_due(cfg: SmsSettings, now: datetime, limit: int) -> list[tuple[FollowU
                   .values(status="claimed", claim_token=token, claimed_at=now,
                           attempts=FollowUp.attempts + 1)
                   .execution_options(synchronize_session=False))
+    opted_out = (select(OptOut.opted_out).where(OptOut.phone == Discharge.phone)
+                 .scalar_subquery())
+    active = exists().where(InboundSms.discharge_id == Discharge.id,
+                            InboundSms.status == "processed",
+                            InboundSms.received_at >= now - cfg.skip_if_active)
     with session() as s:
-        rows = s.execute(select(FollowUp, Discharge)
+        rows = s.execute(select(FollowUp, Discharge, opted_out, active)
                          .join(Discharge, Discharge.id == FollowUp.discharge_id)
                          .where(FollowUp.claim_token == token, FollowUp.status == "claimed")
                          .order_by(FollowUp.due_at, FollowUp.id)).all()
-    return [(f, d, token) for f, d in rows]
+    return [Claimed(f, d, token, bool(out), bool(busy)) for f, d, out, busy in rows]
 
 
 def _close(followup: FollowUp, token: str, now: datetime, status: str, reason: str) -> None:
@@ -95,10 +112,10 @@ def _retry_later(cfg: SmsSettings, followup: FollowUp, token: str, now: datetime
     return "retry"
 
 
-def dispatch(cfg: SmsSettings, followup: FollowUp, discharge: Discharge, token: str,
-             now: Optional[datetime] = None) -> str:
+def dispatch(cfg: SmsSettings, claimed: Claimed, now: Optional[datetime] = None) -> str:
     """Start one claimed follow-up: returns sent, skipped, cancelled, retry, failed, queued."""
     now = now or utcnow()
+    followup, discharge, token = claimed.followup, claimed.discharge, claimed.token
     reason = None
     if discharge.cancelled_at is not None:
         _close(followup, token, now, "cancelled", "discharge cancelled")
@@ -107,9 +124,9 @@ def dispatch(cfg: SmsSettings, followup: FollowUp, discharge: Discharge, token: 
         reason = "window missed: not sent before its window ended (system down?)"
     elif is_quiet(now, Rules.from_settings(cfg)):
         reason = "window missed: inside the quiet hours"
-    elif inbound.is_opted_out(discharge.phone):
+    elif claimed.opted_out:
         reason = "opted out (STOP)"
-    elif inbound.recently_active(discharge.id, now - cfg.skip_if_active):
+    elif claimed.recently_active:
         reason = "the patient was already texting with us"
     if reason:
         _close(followup, token, now, "skipped", reason)
@@ -132,12 +149,19 @@ def dispatch(cfg: SmsSettings, followup: FollowUp, discharge: Discharge, token: 
                               .execution_options(synchronize_session=False)).rowcount
             if not moved:
                 raise LostClaim()
-            ids = outbox.queue(s, to=discharge.phone, body=f"{intro}\n\n{bot_text}",
-                               kind="followup", now=now, not_after=followup.window_end,
-                               discharge_id=discharge.id, followup_id=followup.id)
+            # Queued and claimed in the same transaction: sent right below, exactly once.
+            ids, first = outbox.queue(s, to=discharge.phone, body=f"{intro}\n\n{bot_text}",
+                                      kind="followup", now=now, not_after=followup.window_end,
+                                      discharge_id=discharge.id, followup_id=followup.id,
+                                      claim=True)
+            stopped = outbox.opted_out(s, discharge.phone)  # a STOP since the claim
     except LostClaim:
         logger.warning("follow-up %s: claim lost (lease passed); another worker has it",
                        followup.id)
         return "busy"
-    results = outbox.deliver_all(cfg, ids, now)
+    results = []
+    if first is not None:
+        results.append(outbox.send_claimed(cfg, first[1], first[0], now, is_opted_out=stopped))
+        ids = ids[1:]
+    results += outbox.deliver_all(cfg, ids, now)
     return "sent" if results and all(r == "sent" for r in results) else "queued"

@@ -34,19 +34,30 @@ MAX_DELAY = timedelta(minutes=30)
 
 def queue(s, *, to: str, body: str, kind: str, now: datetime,
           not_after: Optional[datetime] = None, discharge_id: Optional[int] = None,
-          followup_id: Optional[int] = None, inbound_id: Optional[int] = None) -> list[int]:
+          followup_id: Optional[int] = None, inbound_id: Optional[int] = None,
+          claim: bool = False) -> list[int] | tuple[list[int], Optional[tuple[str, OutboundSms]]]:
     """Add a text to the outbox inside the caller's transaction; returns the row ids (one
-    per part: bodies over Twilio's 1,600 characters are cut into several texts)."""
-    ids = []
+    per part: bodies over Twilio's 1,600 characters are cut into several texts).
+
+    With `claim`, the first part is inserted already claimed (`sending`) when nothing older
+    to the same number is still waiting, so the caller can send it at once without another
+    transaction: returns (ids, (token, row)) then, or (ids, None)."""
+    ids, claimed = [], None
+    older = claim and s.scalar(select(OutboundSms.id).where(
+        OutboundSms.to_number == to, OutboundSms.status.in_(OPEN)).limit(1)) is not None
     for part in split_body(body):
         row = OutboundSms(to_number=to, body=part, kind=kind, status="pending", attempts=0,
                           next_attempt_at=now, not_after=not_after, check_before_send=False,
                           discharge_id=discharge_id, followup_id=followup_id,
                           inbound_id=inbound_id, created_at=now)
+        if claim and not older and not ids:
+            token = uuid.uuid4().hex
+            row.status, row.claim_token, row.claimed_at, row.attempts = "sending", token, now, 1
+            claimed = (token, row)
         s.add(row)
         s.flush()
         ids.append(row.id)
-    return ids
+    return (ids, claimed) if claim else ids
 
 
 def opted_out(s, phone: str) -> bool:
@@ -118,6 +129,12 @@ def deliver(cfg: SmsSettings, row_id: int, now: Optional[datetime] = None) -> st
     if claim is None:
         return "busy"
     token, row, is_opted_out = claim
+    return send_claimed(cfg, row, token, now, is_opted_out)
+
+
+def send_claimed(cfg: SmsSettings, row: OutboundSms, token: str, now: datetime,
+                 is_opted_out: bool) -> str:
+    """Send a row we hold the claim of (status `sending`, our token)."""
     if row.not_after is not None and now > row.not_after:
         logger.error("text %s to %s expired unsent (%s): %s", row.id, row.to_number, row.kind,
                      row.last_error or "its time passed")

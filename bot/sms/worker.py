@@ -52,8 +52,7 @@ class Dispatcher:
             claimed = followups.claim_due(self.cfg, clock(), self.batch)
             if not claimed:
                 break
-            for outcome in self.pool.map(
-                    lambda c: self._dispatch(*c, now=now), claimed):
+            for outcome in self.pool.map(lambda c: self._dispatch(c, now), claimed):
                 counts[f"followup_{outcome}"] += 1
         while not self.stopping.is_set():
             ids = outbox.due_ids(clock(), self.batch)
@@ -63,11 +62,11 @@ class Dispatcher:
                 break
         return counts
 
-    def _dispatch(self, followup, discharge, token, now) -> str:
+    def _dispatch(self, claimed: followups.Claimed, now: Optional[datetime]) -> str:
         try:
-            return followups.dispatch(self.cfg, followup, discharge, token, now)
+            return followups.dispatch(self.cfg, claimed, now)
         except Exception:  # the claim stays; after the lease another pass takes it again
-            logger.exception("follow-up %s", followup.id)
+            logger.exception("follow-up %s", claimed.followup.id)
             return "error"
 
     def _deliver(self, row_id: int, now: Optional[datetime]) -> str:
@@ -80,6 +79,7 @@ class Dispatcher:
     def close(self) -> None:
         self.stopping.set()
         self.pool.shutdown(wait=True)
+
 
 
 async def serve(cfg: SmsSettings) -> None:
@@ -99,6 +99,9 @@ async def serve(cfg: SmsSettings) -> None:
                        "are recorded as skipped.")
     if not cfg.api_token:
         logger.warning("The discharge API is off (503): set SMS_API_TOKEN in .env.")
+    if cfg.lease.total_seconds() <= 2 * cfg.http_timeout:
+        logger.warning("SMS_LEASE_SECONDS should be more than twice SMS_HTTP_TIMEOUT_SECONDS: "
+                       "a slow worker's claims could be taken over while it still works")
     while not stop.is_set():
         try:
             counts = await loop.run_in_executor(None, dispatcher.run_once)

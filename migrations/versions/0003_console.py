@@ -1,7 +1,7 @@
 """staff console: accounts, sessions, login attempts, audit trail, reviews, queue
 
 Revision ID: 0003_console
-Revises: 0001
+Revises: 0002_sms
 Create Date: 2026-11-22
 
 A branch beside 0002_sms (both revise 0001); the project runs `alembic upgrade heads`.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_console"
-down_revision = "0001"
+down_revision = "0002_sms"
 branch_labels = None
 depends_on = None
 
