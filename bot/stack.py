@@ -47,6 +47,7 @@ class Stack:
                     "PYTHONPATH": str(PROJECT_ROOT)}
         self.log_dir = log_dir or PROJECT_ROOT / "var" / "log"
         self.processes: dict[str, subprocess.Popen] = {}
+        self.health: dict[str, str] = {}
 
     @property
     def rasa_url(self) -> str:
@@ -60,7 +61,11 @@ class Stack:
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web_port}"
 
-    def _spawn(self, name: str, args: list[str], env: Optional[dict] = None) -> None:
+    def _spawn(self, name: str, args: list[str], env: Optional[dict] = None,
+               health_url: Optional[str] = None) -> None:
+        """Start a server; `wait_until_up` then waits for `health_url` to answer 200."""
+        if health_url:
+            self.health[name] = health_url
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
         self.processes[name] = subprocess.Popen(
@@ -69,26 +74,27 @@ class Stack:
 
     def start_actions(self) -> None:
         self._spawn("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-                                "--port", str(self.action_port)])
+                                "--port", str(self.action_port)],
+                    health_url=f"{self.action_url}/health")
 
     def start_rasa(self) -> None:
         self._spawn("rasa", [
             str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.token,
             "--port", str(self.rasa_port), "--interface", "127.0.0.1",
             "--model", self.model, "--credentials", "credentials.yml",
-            "--endpoints", "endpoints.yml"])
+            "--endpoints", "endpoints.yml"],
+            health_url=f"{self.rasa_url}/status?token={self.token}")
 
     def start_web(self) -> None:
         if self.web_port is None:
             raise ValueError("start_web needs a web_port")
         self._spawn("web", [sys.executable, "-m", "bot.web"],
-                    env={"WEB_PORT": str(self.web_port), "RASA_URL": self.rasa_url})
+                    env={"WEB_PORT": str(self.web_port), "RASA_URL": self.rasa_url},
+                    health_url=f"{self.web_url}/healthz")
 
     def wait_until_up(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
-        checks = {"actions": f"{self.action_url}/health", "rasa": f"{self.rasa_url}/status?token={self.token}",
-                  "web": f"{self.web_url}/healthz"}
-        pending = {name: url for name, url in checks.items() if name in self.processes}
+        pending = {name: url for name, url in self.health.items() if name in self.processes}
         while pending and time.monotonic() < deadline:
             for name, url in list(pending.items()):
                 if self.processes[name].poll() is not None:
@@ -130,15 +136,10 @@ class Stack:
 # `python -m bot.console` as one more process of the stack (stopped with the others).
 def start_console(stack: Stack, port: int, timeout: float = 60) -> str:
     """Start the staff console on `port`, wait until it answers, return its URL."""
-    stack._spawn("console", [sys.executable, "-m", "bot.console"], env={"CONSOLE_PORT": str(port)})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while not _healthy(f"{url}/healthz"):
-        if stack.processes["console"].poll() is not None:
-            raise RuntimeError(f"console server exited; see {stack.log_dir / 'console.log'}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"console not up after {timeout}s")
-        time.sleep(0.3)
+    stack._spawn("console", [sys.executable, "-m", "bot.console"], env={"CONSOLE_PORT": str(port)},
+                 health_url=f"{url}/healthz")
+    stack.wait_until_up(timeout)
     return url
 
 
@@ -153,17 +154,12 @@ def print_console(url: str) -> None:
 # the stack, talking to this stack's Rasa; the Twilio webhook itself is Rasa's `sms` channel.
 def start_sms_worker(stack: Stack, port: int, timeout: float = 60) -> str:
     """Start the SMS worker with its API on `port`, wait until it answers, return its URL."""
+    url = f"http://127.0.0.1:{port}"
     stack._spawn("sms", [sys.executable, "-m", "bot.sms.worker"],
                  env={"SMS_API_PORT": str(port), "RASA_URL": stack.rasa_url,
-                      "RASA_TOKEN": stack.token})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while not _healthy(f"{url}/healthz"):
-        if stack.processes["sms"].poll() is not None:
-            raise RuntimeError(f"SMS worker exited; see {stack.log_dir / 'sms.log'}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"SMS worker not up after {timeout}s")
-        time.sleep(0.3)
+                      "RASA_TOKEN": stack.token},
+                 health_url=f"{url}/healthz")
+    stack.wait_until_up(timeout)
     return url
 
 
