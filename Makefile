@@ -48,7 +48,7 @@ test: install train browser
 
 # Browser tests drive Debian's chromium: Playwright never downloads a browser.
 browser:
-	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 validate: install
 	$(ENV) $(RASA) data validate --fail-on-warnings --quiet
