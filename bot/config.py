@@ -14,7 +14,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _env(name: str, default: str) -> str:
+def env(name: str, default: str = "") -> str:
+    """A setting from the environment (or .env once loaded); blank counts as unset."""
     value = os.environ.get(name, "").strip()
     return value or default
 
@@ -61,14 +62,14 @@ class Settings:
 def settings() -> Settings:
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     return Settings(
-        database_url=_env("DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'triage.db'}"),
-        department_name=_env("DEPARTMENT_NAME", "Interventional Radiology (IR) department"),
-        department_phone=_env("DEPARTMENT_PHONE", "020 7000 0000"),
-        open_days=_days(_env("DEPARTMENT_OPEN_DAYS", "mon-fri")),
-        opens=_time(_env("DEPARTMENT_OPENS", "09:00")),
-        closes=_time(_env("DEPARTMENT_CLOSES", "17:00")),
-        timezone=ZoneInfo(_env("TIMEZONE", "Europe/London")),
-        emergency_number=_env("EMERGENCY_NUMBER", "999"),
-        urgent_number=_env("URGENT_NUMBER", "111"),
-        retention_days=int(_env("RETENTION_DAYS", "365")),
+        database_url=env("DATABASE_URL", f"sqlite:///{PROJECT_ROOT / 'var' / 'triage.db'}"),
+        department_name=env("DEPARTMENT_NAME", "Interventional Radiology (IR) department"),
+        department_phone=env("DEPARTMENT_PHONE", "020 7000 0000"),
+        open_days=_days(env("DEPARTMENT_OPEN_DAYS", "mon-fri")),
+        opens=_time(env("DEPARTMENT_OPENS", "09:00")),
+        closes=_time(env("DEPARTMENT_CLOSES", "17:00")),
+        timezone=ZoneInfo(env("TIMEZONE", "Europe/London")),
+        emergency_number=env("EMERGENCY_NUMBER", "999"),
+        urgent_number=env("URGENT_NUMBER", "111"),
+        retention_days=int(env("RETENTION_DAYS", "365")),
     )

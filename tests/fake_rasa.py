@@ -13,7 +13,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from tests.fake_twilio import ServerThread
+from tests.fake_twilio import FakeServer, ServerThread
 
 GREETING = ("Hello. I'm the biopsy aftercare helper. I'll ask you a few questions about the "
             "biopsy site, then tell you what the hospital leaflets advise. I can't diagnose "
@@ -21,7 +21,7 @@ GREETING = ("Hello. I'm the biopsy aftercare helper. I'll ask you a few question
 QUESTION = "Is there any bleeding from the biopsy site?"
 
 
-class FakeRasa:
+class FakeRasa(FakeServer):
     def __init__(self, token: str = "") -> None:
         self.token = token or secrets.token_hex(8)
         self.triggers: Counter = Counter()      # conversation id -> trigger_intent calls
@@ -37,22 +37,6 @@ class FakeRasa:
         app.router.add_post("/conversations/{cid}/trigger_intent", self._trigger)
         self.server = ServerThread(app)
 
-    def start(self) -> "FakeRasa":
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> "FakeRasa":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def env(self) -> dict:
         return {"RASA_URL": self.url, "RASA_TOKEN": self.token}

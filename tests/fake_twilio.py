@@ -86,7 +86,30 @@ def _error(status: int, code: int, message: str) -> web.Response:
                              status=status)
 
 
-class FakeTwilio:
+class FakeServer:
+    """Start/stop and URL of a fake service served by `self.server` (a ServerThread)."""
+
+    server: ServerThread
+
+    def start(self):
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+class FakeTwilio(FakeServer):
     def __init__(self, account_sid: Optional[str] = None, auth_token: Optional[str] = None,
                  from_number: str = "+447400000001") -> None:
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
@@ -106,23 +129,6 @@ class FakeTwilio:
         self.server = ServerThread(app)
 
     # --- control from tests ----------------------------------------------------------
-
-    def start(self) -> "FakeTwilio":
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> "FakeTwilio":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
     def env(self) -> dict:
         return {"TWILIO_ACCOUNT_SID": self.account_sid, "TWILIO_AUTH_TOKEN": self.auth_token,

@@ -1,16 +1,12 @@
 """The staff console's settings, from the environment or `.env` (see `.env.example`)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from dotenv import load_dotenv
 
-from bot.config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT, env
 
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
 
 
 def _flag(value: str) -> bool:
@@ -37,19 +33,19 @@ class ConsoleSettings:
 
 def console_settings() -> ConsoleSettings:
     load_dotenv(PROJECT_ROOT / ".env", override=False)
-    secure = _env("CONSOLE_SECURE_COOKIES", "auto").lower()
+    secure = env("CONSOLE_SECURE_COOKIES", "auto").lower()
     if secure not in ("auto", "true", "false"):
         raise ValueError("CONSOLE_SECURE_COOKIES must be auto, true or false")
     return ConsoleSettings(
-        host=_env("CONSOLE_HOST", "127.0.0.1"),
-        port=int(_env("CONSOLE_PORT", "8001")),
+        host=env("CONSOLE_HOST", "127.0.0.1"),
+        port=int(env("CONSOLE_PORT", "8001")),
         secure_cookies=secure,
-        trust_proxy=_flag(_env("CONSOLE_TRUST_PROXY", "false")),
-        session_idle_minutes=int(_env("CONSOLE_SESSION_IDLE_MINUTES", "60")),
-        session_max_hours=int(_env("CONSOLE_SESSION_MAX_HOURS", "12")),
-        lockout_attempts=int(_env("CONSOLE_LOCKOUT_ATTEMPTS", "5")),
-        lockout_minutes=int(_env("CONSOLE_LOCKOUT_MINUTES", "15")),
-        ip_failure_limit=int(_env("CONSOLE_IP_FAILURE_LIMIT", "50")),
-        page_size=int(_env("CONSOLE_PAGE_SIZE", "50")),
-        sync_interval_seconds=float(_env("CONSOLE_SYNC_INTERVAL_SECONDS", "5")),
+        trust_proxy=_flag(env("CONSOLE_TRUST_PROXY", "false")),
+        session_idle_minutes=int(env("CONSOLE_SESSION_IDLE_MINUTES", "60")),
+        session_max_hours=int(env("CONSOLE_SESSION_MAX_HOURS", "12")),
+        lockout_attempts=int(env("CONSOLE_LOCKOUT_ATTEMPTS", "5")),
+        lockout_minutes=int(env("CONSOLE_LOCKOUT_MINUTES", "15")),
+        ip_failure_limit=int(env("CONSOLE_IP_FAILURE_LIMIT", "50")),
+        page_size=int(env("CONSOLE_PAGE_SIZE", "50")),
+        sync_interval_seconds=float(env("CONSOLE_SYNC_INTERVAL_SECONDS", "5")),
     )

@@ -6,13 +6,12 @@ from `bot.config.settings()`.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import Settings, settings
+from bot.config import Settings, env, settings
 
 DEFAULT_FOLLOWUPS = "0@18:00,1@10:00,3@10:00,7@10:00"
 TWILIO_API = "https://api.twilio.com"
@@ -29,9 +28,6 @@ class FollowUpSpec:
     def label(self) -> str:
         return f"day {self.day} {self.at:%H:%M}"
 
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, "").strip() or default
 
 
 def _time(value: str, name: str) -> time:
@@ -109,35 +105,35 @@ class SmsSettings:
 
 def sms_settings() -> SmsSettings:
     core = settings()  # loads .env (the environment wins)
-    quiet_start, quiet_end = parse_quiet_hours(_env("SMS_QUIET_HOURS", "21:00-08:00"))
-    followups = parse_followups(_env("SMS_FOLLOWUPS", DEFAULT_FOLLOWUPS))
+    quiet_start, quiet_end = parse_quiet_hours(env("SMS_QUIET_HOURS", "21:00-08:00"))
+    followups = parse_followups(env("SMS_FOLLOWUPS", DEFAULT_FOLLOWUPS))
     if not followups:
         raise ValueError("SMS_FOLLOWUPS is empty")
     return SmsSettings(
-        account_sid=_env("TWILIO_ACCOUNT_SID"),
-        auth_token=_env("TWILIO_AUTH_TOKEN"),
-        from_number=_env("TWILIO_FROM_NUMBER"),
-        api_base_url=_env("TWILIO_API_BASE_URL", TWILIO_API).rstrip("/"),
-        webhook_url=_env("SMS_WEBHOOK_URL"),
+        account_sid=env("TWILIO_ACCOUNT_SID"),
+        auth_token=env("TWILIO_AUTH_TOKEN"),
+        from_number=env("TWILIO_FROM_NUMBER"),
+        api_base_url=env("TWILIO_API_BASE_URL", TWILIO_API).rstrip("/"),
+        webhook_url=env("SMS_WEBHOOK_URL"),
         followups=followups,
         quiet_start=quiet_start,
         quiet_end=quiet_end,
-        send_window=timedelta(minutes=float(_env("SMS_SEND_WINDOW_MINUTES", "180"))),
-        min_gap=timedelta(minutes=float(_env("SMS_MIN_GAP_MINUTES", "120"))),
-        skip_if_active=timedelta(minutes=float(_env("SMS_SKIP_IF_ACTIVE_MINUTES", "120"))),
-        api_token=_env("SMS_API_TOKEN"),
-        api_host=_env("SMS_API_HOST", "127.0.0.1"),
-        api_port=int(_env("SMS_API_PORT", "5006")),
-        default_region=_env("SMS_DEFAULT_REGION", "GB").upper(),
-        rasa_url=_env("RASA_URL", f"http://127.0.0.1:{_env('RASA_PORT', '5005')}").rstrip("/"),
-        rasa_token=_env("RASA_TOKEN"),
-        followup_intent=_env("SMS_FOLLOWUP_INTENT", "greet"),
-        poll_seconds=float(_env("SMS_POLL_SECONDS", "5")),
-        threads=max(1, int(_env("SMS_WORKER_THREADS", "8"))),
-        lease=timedelta(seconds=float(_env("SMS_LEASE_SECONDS", "120"))),
-        max_attempts=max(1, int(_env("SMS_MAX_ATTEMPTS", "6"))),
-        retry_base=timedelta(seconds=float(_env("SMS_RETRY_BASE_SECONDS", "30"))),
-        reply_max_age=timedelta(minutes=float(_env("SMS_REPLY_MAX_AGE_MINUTES", "60"))),
-        http_timeout=float(_env("SMS_HTTP_TIMEOUT_SECONDS", "20")),
+        send_window=timedelta(minutes=float(env("SMS_SEND_WINDOW_MINUTES", "180"))),
+        min_gap=timedelta(minutes=float(env("SMS_MIN_GAP_MINUTES", "120"))),
+        skip_if_active=timedelta(minutes=float(env("SMS_SKIP_IF_ACTIVE_MINUTES", "120"))),
+        api_token=env("SMS_API_TOKEN"),
+        api_host=env("SMS_API_HOST", "127.0.0.1"),
+        api_port=int(env("SMS_API_PORT", "5006")),
+        default_region=env("SMS_DEFAULT_REGION", "GB").upper(),
+        rasa_url=env("RASA_URL", f"http://127.0.0.1:{env('RASA_PORT', '5005')}").rstrip("/"),
+        rasa_token=env("RASA_TOKEN"),
+        followup_intent=env("SMS_FOLLOWUP_INTENT", "greet"),
+        poll_seconds=float(env("SMS_POLL_SECONDS", "5")),
+        threads=max(1, int(env("SMS_WORKER_THREADS", "8"))),
+        lease=timedelta(seconds=float(env("SMS_LEASE_SECONDS", "120"))),
+        max_attempts=max(1, int(env("SMS_MAX_ATTEMPTS", "6"))),
+        retry_base=timedelta(seconds=float(env("SMS_RETRY_BASE_SECONDS", "30"))),
+        reply_max_age=timedelta(minutes=float(env("SMS_REPLY_MAX_AGE_MINUTES", "60"))),
+        http_timeout=float(env("SMS_HTTP_TIMEOUT_SECONDS", "20")),
         core=core,
     )

@@ -1,17 +1,13 @@
 """The web server's settings, from the environment or `.env` (see `.env.example`)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
-from bot.config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT, env
 
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -44,9 +40,9 @@ class WebSettings:
 def web_settings() -> WebSettings:
     load_dotenv(PROJECT_ROOT / ".env", override=False)
     return WebSettings(
-        host=_env("WEB_HOST", "127.0.0.1"),
-        port=int(_env("WEB_PORT", "8000")),
-        rasa_url=_env("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
-        rasa_timeout=float(_env("RASA_TIMEOUT_SECONDS", "30")),
-        allowed_origins=parse_origins(_env("ALLOWED_ORIGINS", "")),
+        host=env("WEB_HOST", "127.0.0.1"),
+        port=int(env("WEB_PORT", "8000")),
+        rasa_url=env("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+        rasa_timeout=float(env("RASA_TIMEOUT_SECONDS", "30")),
+        allowed_origins=parse_origins(env("ALLOWED_ORIGINS", "")),
     )
