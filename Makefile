@@ -8,10 +8,11 @@ ENV := source scripts/env.sh &&
 MODEL := models/triage.tar.gz
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py bot/extraction.py bot/vocabulary.py
 
-.PHONY: help run test install train migrate validate rasa-test nlu-eval nlu-report safety-report bench lock clean browser
+.PHONY: help run run-scaled test install train migrate validate rasa-test nlu-eval nlu-report safety-report bench lock clean browser services
 
 help:
 	@echo "make run    - install, train if needed, migrate, start the bot on localhost"
+	@echo "make run-scaled - the same on PostgreSQL + Redis + 2 Rasa replicas behind nginx"
 	@echo "make test   - everything: unit tests, Rasa checks, live end-to-end and vignettes"
 	@echo "make bench  - benchmarks (results in results/bench.json)"
 
@@ -41,14 +42,24 @@ migrate: install
 run: install train migrate
 	$(ENV) $(PY) -m bot.stack
 
+# Scaled profile (bot/scaled.py): PostgreSQL, Redis, nginx from Debian, data in var/scaled/.
+run-scaled: install train services
+	$(ENV) $(PY) -m bot.scaled
+
 # --- tests --------------------------------------------------------------------
-test: install train browser
+test: install train browser services
 	$(ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory validate rasa-test nlu-eval
 
 # Browser tests drive Debian's chromium: Playwright never downloads a browser.
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+# The scaled profile's servers, from Debian (run by us on loopback ports, not as services).
+services:
+	@(ls /usr/lib/postgresql/*/bin/pg_ctl && command -v redis-server && command -v nginx) >/dev/null 2>&1 \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	      postgresql redis-server nginx-light)
 
 validate: install
 	$(ENV) $(RASA) data validate --fail-on-warnings --quiet

@@ -72,18 +72,21 @@ class Stack:
             args, cwd=PROJECT_ROOT, env={**self.env, **(env or {})}, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True)
 
-    def start_actions(self) -> None:
+    def start_actions(self, port: Optional[int] = None) -> None:
+        port = port or self.action_port
         self._spawn("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-                                "--port", str(self.action_port)],
-                    health_url=f"{self.action_url}/health")
+                                "--port", str(port)],
+                    health_url=f"http://127.0.0.1:{port}/health")
 
-    def start_rasa(self) -> None:
-        self._spawn("rasa", [
+    def start_rasa(self, name: str = "rasa", port: Optional[int] = None,
+                   endpoints: str = "endpoints.yml", env: Optional[dict] = None) -> None:
+        port = port or self.rasa_port
+        self._spawn(name, [
             str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.token,
-            "--port", str(self.rasa_port), "--interface", "127.0.0.1",
+            "--port", str(port), "--interface", "127.0.0.1",
             "--model", self.model, "--credentials", "credentials.yml",
-            "--endpoints", "endpoints.yml"],
-            health_url=f"{self.rasa_url}/status?token={self.token}")
+            "--endpoints", endpoints],
+            env=env, health_url=f"http://127.0.0.1:{port}/status?token={self.token}")
 
     def start_web(self) -> None:
         if self.web_port is None:
@@ -113,12 +116,13 @@ class Stack:
         self.wait_until_up()
         return self
 
-    def stop(self, name: Optional[str] = None) -> None:
-        for key in [name] if name else list(self.processes):
+    def stop(self, name: Optional[str] = None, sig: int = signal.SIGTERM) -> None:
+        """Stop one server (SIGKILL to simulate a crash) or, without a name, all of them."""
+        for key in [name] if name else list(reversed(self.processes)):
             process = self.processes.pop(key, None)
             if process is None or process.poll() is not None:
                 continue
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, sig)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

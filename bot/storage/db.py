@@ -24,7 +24,9 @@ def engine(url: str | None = None) -> Engine:
             dbapi_connection.execute("PRAGMA busy_timeout=30000")
 
         return eng
-    return create_engine(url, future=True, pool_pre_ping=True)
+    # Pre-ping: pooled connections survive a database restart; a short connect timeout: a
+    # request during an outage fails fast (the patient gets the fail-safe line), never hangs.
+    return create_engine(url, future=True, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
 def session(url: str | None = None) -> Session:

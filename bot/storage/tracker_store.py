@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from rasa.core.tracker_store import SQLTrackerStore
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, is_postgresql_url
 
 from bot.config import settings
 from bot.storage.db import engine
+
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 class TriageTrackerStore(SQLTrackerStore):
@@ -22,3 +25,17 @@ class TriageTrackerStore(SQLTrackerStore):
         engine(url)  # makes the SQLite folder if needed
         # SQLTrackerStore takes a full URL in `host`.
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+        if is_postgresql_url(url):
+            self._reconnecting_engine(url)
+
+    def _reconnecting_engine(self, url: str) -> None:
+        """Rasa's engine keeps pooled connections that die with a database restart, and the
+        next turns would fail on them. Test each connection before use (pre-ping) and give up
+        connecting after a few seconds, so a turn during an outage fails fast (the patient gets
+        the fail-safe line) and the first turn after it works, with no restart of Rasa."""
+        options = create_engine_kwargs(url)
+        options["connect_args"] = {**options.get("connect_args", {}),
+                                   "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, **options)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)

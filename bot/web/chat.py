@@ -72,7 +72,8 @@ async def chat(request: web.Request) -> web.Response:
     url = f"{request.app[WEB_SETTINGS_KEY].rasa_url}/webhooks/rest/webhook"
     try:
         async with request.app[HTTP_KEY].post(
-                url, json={"sender": sender, "message": message}) as upstream:
+                url, json={"sender": sender, "message": message},
+                headers={"X-Conversation-Id": sender}) as upstream:  # nginx keeps it on one replica
             reply = await upstream.json(content_type=None)
             status = upstream.status
     except Exception as error:  # unreachable, timed out, not JSON: all end the same way

@@ -1,0 +1,148 @@
+"""The scaled profile: PostgreSQL + Redis lock store + several Rasa replicas behind nginx.
+
+    nginx :RASA_PORT   -> Rasa replicas (hash on the conversation) --+-> PostgreSQL (events,
+    nginx :ACTION_PORT -> action server ----------------------------+   our tables)
+    Rasa replicas -> Redis (RedisLockStore: one conversation's turns in order, whatever replica)
+
+`python -m bot.scaled` is what `make run-scaled` runs (data in var/scaled/); tests build a
+`ScaledStack` on free ports and a temp folder. Clients (web chat, SMS worker, console) see the
+same URLs as in the one-process profile: nginx listens on RASA_PORT and ACTION_PORT.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from bot.config import PROJECT_ROOT, env
+from bot.services import Nginx, Postgres, Redis, wait_for
+from bot.stack import Stack, free_port, print_console, print_sms, start_console, start_sms_worker
+
+ENDPOINTS = "endpoints.scaled.yml"
+
+
+class ScaledStack(Stack):
+    def __init__(self, *, rasa_port: int, action_port: int, token: str, data_dir: Path,
+                 replicas: int = 2, pg_port: Optional[int] = None,
+                 redis_port: Optional[int] = None, model: str = "models",
+                 env: Optional[dict] = None, log_dir: Optional[Path] = None,
+                 web_port: Optional[int] = None) -> None:
+        data_dir = Path(data_dir)
+        super().__init__(rasa_port=rasa_port, action_port=action_port, token=token, model=model,
+                         env=env, log_dir=log_dir or data_dir / "log", web_port=web_port)
+        self.replica_ports = {f"rasa-{i + 1}": free_port() for i in range(replicas)}
+        self.actions_internal_port = free_port()
+        self.postgres = Postgres(data_dir / "postgres", pg_port or free_port())
+        self.redis = Redis(data_dir / "redis", redis_port or free_port())
+        self.nginx = Nginx(data_dir / "nginx", rasa_port=rasa_port, action_port=action_port,
+                           replica_ports=list(self.replica_ports.values()),
+                           actions_internal_port=self.actions_internal_port)
+        self.env.update({
+            "REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(self.redis.port),
+            # A replica that dies holding a conversation's lock blocks it until the ticket
+            # expires: 15 s instead of Rasa's 60, still far above a slow turn (~2 s).
+            "TICKET_LOCK_LIFETIME": self.env.get("TICKET_LOCK_LIFETIME", "15"),
+        })
+
+    def replica_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.replica_ports[name]}"
+
+    def start_database(self) -> None:
+        self.postgres.start()
+        self.env["DATABASE_URL"] = self.postgres.url
+        subprocess.run([str(Path(sys.executable).parent / "alembic"), "upgrade", "heads"],
+                       cwd=PROJECT_ROOT, env=self.env, check=True, timeout=300)
+
+    def start_redis(self) -> None:
+        self._spawn("redis", self.redis.command())
+        wait_for(self.redis.ping, 30, "Redis")
+
+    def start_replica(self, name: str) -> None:
+        self.start_rasa(name, self.replica_ports[name], endpoints=ENDPOINTS)
+
+    def start_nginx(self) -> None:
+        self._spawn("nginx", self.nginx.command(), health_url=self.nginx.health_url)
+
+    def start_actions(self, port: Optional[int] = None) -> None:
+        super().start_actions(port or self.actions_internal_port)
+
+    def start(self) -> "ScaledStack":
+        try:
+            self.start_database()
+            self.start_redis()
+            self.start_actions()
+            for name in self.replica_ports:
+                self.start_replica(name)
+            self.start_nginx()
+            if self.web_port is not None:
+                self.start_web()
+            self.wait_until_up(timeout=300)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, name: Optional[str] = None, sig: int = signal.SIGTERM) -> None:
+        super().stop(name, sig)
+        if name is None:
+            self.postgres.stop()
+
+
+def main() -> None:
+    data_dir = PROJECT_ROOT / env("SCALED_DATA_DIR", "var/scaled")
+    stack = ScaledStack(
+        rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
+        token=os.environ["RASA_TOKEN"], web_port=int(os.environ["WEB_PORT"]),
+        data_dir=data_dir, replicas=int(env("SCALED_RASA_REPLICAS", "2")),
+        pg_port=int(env("SCALED_POSTGRES_PORT", "5433")),
+        redis_port=int(env("SCALED_REDIS_PORT", "6380")), model="models/triage.tar.gz")
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            print("\nStopping...", flush=True)
+            stack.stop()
+            sys.exit(0)
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"Starting PostgreSQL, Redis, {len(stack.replica_ports)} Rasa replicas, the action "
+          "server and nginx (a minute or two)...", flush=True)
+    try:
+        stack.start()
+        console_url = start_console(stack, int(env("CONSOLE_PORT", "8001")))
+        sms_url = start_sms_worker(stack, int(env("SMS_API_PORT", "5006")))
+    except Exception as error:
+        print(f"error: {error}", file=sys.stderr)
+        stack.stop()
+        sys.exit(1)
+    replicas = ", ".join(f"{name} :{port}" for name, port in stack.replica_ports.items())
+    print(f"""
+Post-biopsy triage bot, scaled profile (data and logs in {data_dir}). Ctrl-C stops everything.
+
+  Patient web chat: http://localhost:{stack.web_port}/
+  Chat (REST):      POST {stack.rasa_url}/webhooks/rest/webhook  (nginx -> {replicas})
+  Action server:    {stack.action_url}/health  (nginx -> :{stack.actions_internal_port})
+  PostgreSQL:       postgresql://triage:***@127.0.0.1:{stack.postgres.port}/triage
+                    (password in {stack.postgres.password_file})
+  Redis lock store: 127.0.0.1:{stack.redis.port}
+""", flush=True)
+    print_console(console_url)
+    print_sms(stack, sms_url)
+    while True:
+        for name, process in list(stack.processes.items()):
+            if process.poll() is not None:
+                print(f"error: {name} stopped; see {stack.log_dir / (name + '.log')}", file=sys.stderr)
+                stack.stop()
+                sys.exit(1)
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
