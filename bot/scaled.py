@@ -30,13 +30,14 @@ class ScaledStack(Stack):
                  replicas: int = 2, pg_port: Optional[int] = None,
                  redis_port: Optional[int] = None, model: str = "models",
                  env: Optional[dict] = None, log_dir: Optional[Path] = None,
-                 web_port: Optional[int] = None) -> None:
+                 web_port: Optional[int] = None, postgres: Optional[Postgres] = None) -> None:
         data_dir = Path(data_dir)
         super().__init__(rasa_port=rasa_port, action_port=action_port, token=token, model=model,
                          env=env, log_dir=log_dir or data_dir / "log", web_port=web_port)
         self.replica_ports = {f"rasa-{i + 1}": free_port() for i in range(replicas)}
         self.actions_internal_port = free_port()
-        self.postgres = Postgres(data_dir / "postgres", pg_port or free_port())
+        self.owns_postgres = postgres is None  # a server handed in is stopped by its owner
+        self.postgres = postgres or Postgres(data_dir / "postgres", pg_port or free_port())
         self.redis = Redis(data_dir / "redis", redis_port or free_port())
         self.nginx = Nginx(data_dir / "nginx", rasa_port=rasa_port, action_port=action_port,
                            replica_ports=list(self.replica_ports.values()),
@@ -88,7 +89,7 @@ class ScaledStack(Stack):
 
     def stop(self, name: Optional[str] = None, sig: int = signal.SIGTERM) -> None:
         super().stop(name, sig)
-        if name is None:
+        if name is None and self.owns_postgres:
             self.postgres.stop()
 
 

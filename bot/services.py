@@ -57,18 +57,29 @@ class Postgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://triage:{self.password}@127.0.0.1:{self.port}/triage"
+        return self.url_for("triage")
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://triage:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str, timeout: float = 120) -> None:
-        subprocess.run(_as_service_user([str(self.bin / args[0]), *args[1:]], self.USER),
-                       check=True, timeout=timeout, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        done = subprocess.run(_as_service_user([str(self.bin / args[0]), *args[1:]], self.USER),
+                              timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+        if done.returncode:
+            raise RuntimeError(f"PostgreSQL {args[0]} failed ({done.returncode}): "
+                               f"{done.stderr.strip()[-2000:]} (log: {self.log})")
 
     def init(self) -> None:
         """A new cluster on first use; password auth over TCP, trust only on its own socket."""
         if (self.data / "PG_VERSION").exists():
             return
         self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:  # the server runs as `postgres`: it must reach its folder
+            for folder in self.root.resolve().parents:
+                if not folder.stat().st_mode & 0o001:
+                    raise RuntimeError(f"{folder} is not searchable by other users, so the "
+                                       f"`{self.USER}` user cannot reach {self.root}")
         self.password_file.write_text(secrets.token_urlsafe(24))
         self.password_file.chmod(0o600)
         pwfile = self.root / "initdb-password"
@@ -90,7 +101,7 @@ class Postgres:
                    "-c fsync=on -c synchronous_commit=on")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
                   "-t", "60", "start")
-        self._create_database()
+        self.create_database("triage")
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
@@ -100,20 +111,24 @@ class Postgres:
         self.stop()
         self.start()
 
-    def _create_database(self) -> None:
+    def create_database(self, name: str) -> str:
+        """Create database `name` (letters, digits, _) if missing; return its URL."""
         import psycopg2
 
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"not a plain database name: {name!r}")
         connection = psycopg2.connect(host="127.0.0.1", port=self.port, user="triage",
                                       password=self.password, dbname="postgres",
                                       connect_timeout=10)
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = 'triage'")
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                 if cursor.fetchone() is None:
-                    cursor.execute("CREATE DATABASE triage")
+                    cursor.execute(f'CREATE DATABASE "{name}"')
         finally:
             connection.close()
+        return self.url_for(name)
 
 
 class Redis:

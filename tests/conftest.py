@@ -8,6 +8,7 @@ from pathlib import Path
 
 # Before anything imports bot.config: tests never touch the developer's database.
 _TMP = Path(tempfile.mkdtemp(prefix="triage-tests-"))
+_TMP.chmod(0o755)  # PostgreSQL runs as the `postgres` user when tests run as root
 os.environ["DATABASE_URL"] = f"sqlite:///{_TMP / 'test.db'}"
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -169,5 +170,41 @@ def live_console(migrated_db, tmp_root):
     try:
         url = start_console(stack, free_port())
         yield SimpleNamespace(url=url, log=tmp_root / "logs-console" / "console.log")
+    finally:
+        stack.stop()
+
+
+# --- Scaled profile (issue 6) ------------------------------------------------------------
+# A PostgreSQL server of the tests' own (Debian's package, a temp folder, a free loopback
+# port), and `scaled`: Redis + two Rasa replicas + the action server behind nginx, on it.
+@pytest.fixture(scope="session")
+def postgres(tmp_root):
+    from bot.services import Postgres
+    from bot.stack import free_port
+
+    server = Postgres(tmp_root / "postgres", free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def scaled(postgres, tmp_root):
+    import secrets
+
+    from bot.config import PROJECT_ROOT
+    from bot.scaled import ScaledStack
+    from bot.stack import free_port
+
+    model = PROJECT_ROOT / "models" / "triage.tar.gz"
+    if not model.exists():
+        pytest.fail("no trained model: run `make train` (make test does it)")
+    stack = ScaledStack(rasa_port=free_port(), action_port=free_port(), token=secrets.token_hex(16),
+                        data_dir=tmp_root / "scaled", model=str(model), postgres=postgres)
+    stack.start()
+    try:
+        yield stack
     finally:
         stack.stop()

@@ -8,7 +8,7 @@ text) gets a clear 400 instead of a stack trace.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Text
+from typing import Any, Awaitable, Callable, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -33,6 +33,21 @@ async def store_failsafe(request: Request, sender_id: str) -> None:
         await store.save(tracker)
     except Exception:
         logger.exception("could not store the fail-safe line for %s", sender_id)
+
+
+MAX_METADATA_KEYS, MAX_METADATA_CHARS = 8, 64
+
+
+def client_metadata(body: dict) -> Optional[dict]:
+    """A client's tag for its message (our load tests send {"turn": 3, "attempt": 0}), kept in
+    the stored user event. Only a small flat dict of short scalars; anything else is dropped."""
+    metadata = body.get("metadata")
+    if not isinstance(metadata, dict) or not metadata or len(metadata) > MAX_METADATA_KEYS:
+        return None
+    kept = {k: v for k, v in metadata.items()
+            if isinstance(k, str) and len(k) <= MAX_METADATA_CHARS
+            and (isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) <= MAX_METADATA_CHARS))}
+    return kept or None
 
 
 class SafeRestInput(RestInput):
@@ -63,7 +78,7 @@ class SafeRestInput(RestInput):
             try:
                 await on_new_message(UserMessage(
                     text, collector, sender_id, input_channel=self.name(),
-                    metadata=self.get_metadata(request)))
+                    metadata=client_metadata(body)))
             except Exception:
                 logger.exception("turn failed for %s", sender_id)
             if not collector.messages:
