@@ -94,8 +94,18 @@ class Postgres:
         if os.geteuid() == 0:  # readable by us again (we read it to build the URL)
             os.chown(self.password_file, 0, 0)
 
+    def running(self) -> bool:
+        status = subprocess.run(_as_service_user([str(self.bin / "pg_ctl"), "status", "-D",
+                                                  str(self.data)], self.USER),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        return status.returncode == 0
+
     def start(self) -> None:
+        """Start the server unless it runs already; make sure database `triage` exists."""
         self.init()
+        if self.running():
+            self.create_database("triage")
+            return
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
                    f"-c unix_socket_directories={self.data} -c max_connections=200 "
                    "-c fsync=on -c synchronous_commit=on")
@@ -104,7 +114,7 @@ class Postgres:
         self.create_database("triage")
 
     def stop(self, mode: str = "fast") -> None:
-        if (self.data / "postmaster.pid").exists():
+        if self.running():
             self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
     def restart(self) -> None:
@@ -184,7 +194,7 @@ class Nginx:
         if os.geteuid() == 0:  # workers drop root; they write request bodies to temp/
             user = "user www-data;" if _user_exists("www-data") else "user nobody nogroup;"
             _chown(temp, "www-data" if _user_exists("www-data") else "nobody")
-        replicas = "\n".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;"
+        replicas = "\n".join(f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;"
                              for port in self.replica_ports)
         conf = self.root / "nginx.conf"
         conf.write_text(NGINX_CONF.format(
@@ -211,6 +221,7 @@ events {{ worker_connections 1024; }}
 
 http {{
   log_format upstreams '$remote_addr [$time_local] "$request" $status '
+                       'conversation=$http_x_conversation_id '
                        'upstream=$upstream_addr upstream_status=$upstream_status '
                        'time=$request_time';
   access_log {root}/access.log upstreams;
@@ -220,6 +231,7 @@ http {{
   uwsgi_temp_path {temp}/uwsgi;
   scgi_temp_path {temp}/scgi;
   client_max_body_size 1m;
+  client_body_buffer_size 1m;  # action calls carry the whole tracker: keep them in memory
 
   map $http_x_conversation_id $conversation_key {{
     ""      $remote_addr;
@@ -233,11 +245,15 @@ http {{
   upstream rasa_replicas {{
     hash $conversation_key consistent;
 {replicas}
+    # Idle connections are closed before Sanic's own 5 s keep-alive timeout does it:
+    # a POST on a connection the server just closed would fail with 502.
     keepalive 32;
+    keepalive_timeout 4s;
   }}
   upstream action_server {{
     server 127.0.0.1:{actions};
     keepalive 16;
+    keepalive_timeout 4s;
   }}
 
   server {{
@@ -252,7 +268,7 @@ http {{
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       # A replica that refuses the connection is skipped; a POST it has already
       # received is not re-sent (it may have been processed): the client sees 502.
-      proxy_next_upstream error timeout http_502 http_503;
+      proxy_next_upstream error timeout;
       proxy_next_upstream_tries 3;
       proxy_connect_timeout 2s;
       proxy_read_timeout 60s;

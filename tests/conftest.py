@@ -208,3 +208,21 @@ def scaled(postgres, tmp_root):
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_root):
+    """A Redis server of the tests' own (Debian's package) on a free loopback port."""
+    import subprocess
+
+    from bot.services import Redis, wait_for
+    from bot.stack import free_port
+
+    server = Redis(tmp_root / "redis", free_port())
+    process = subprocess.Popen(server.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(server.ping, 30, "Redis")
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -27,6 +27,7 @@ class Attempt:
     replies: list[str] = field(default_factory=list)
     failsafe: bool = False
     error: str = ""
+    started: float = 0.0  # time.monotonic() when sent
 
     @property
     def ok(self) -> bool:
@@ -50,7 +51,7 @@ class ConversationLog:
 
 async def say(session: aiohttp.ClientSession, url: str, sender: str, text: str, *,
               metadata: Optional[dict] = None, timeout: float = 60) -> Attempt:
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.monotonic()
     turn, attempt = (metadata or {}).get("turn", 0), (metadata or {}).get("attempt", 0)
     try:
         async with session.post(f"{url}/webhooks/rest/webhook",
@@ -58,14 +59,16 @@ async def say(session: aiohttp.ClientSession, url: str, sender: str, text: str, 
                                 headers={"X-Conversation-Id": sender},
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             body = await response.json(content_type=None) if response.status == 200 else None
-            replies = [m.get("text", "") for m in body or [] if isinstance(m, dict)]
+            # Text replies only: a message's custom payload arrives as a reply of its own
+            # but is stored inside the one bot event.
+            replies = [m["text"] for m in body or [] if isinstance(m, dict) and m.get("text")]
             failsafe = any((m.get("custom") or {}).get("failsafe") for m in body or []
                            if isinstance(m, dict))
             return Attempt(turn, attempt, response.status, time.perf_counter() - start,
-                           replies, failsafe)
+                           replies, failsafe, started=started)
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
         return Attempt(turn, attempt, None, time.perf_counter() - start,
-                       error=f"{type(error).__name__}: {error}")
+                       error=f"{type(error).__name__}: {error}", started=started)
 
 
 async def converse(session: aiohttp.ClientSession, url: str, sender: str, script: list[str], *,
@@ -145,8 +148,8 @@ def check_tracker(log: ConversationLog, events: list[dict]) -> list[str]:
             problems.append(f"turn {key} stored after turn {seen[-1]}: out of order")
         seen.append(key)
         end = user_positions[n + 1] if n + 1 < len(user_positions) else len(events)
-        stored_replies = [e.get("text") or "" for e in events[position + 1:end]
-                          if e.get("event") == "bot"]
+        stored_replies = [e["text"] for e in events[position + 1:end]
+                          if e.get("event") == "bot" and e.get("text")]
         if acknowledged.get(key[0]) is sent[key] and stored_replies != sent[key].replies:
             problems.append(f"turn {key}: stored replies {stored_replies!r} differ from the "
                             f"replies the client got {sent[key].replies!r}")

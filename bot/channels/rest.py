@@ -1,8 +1,8 @@
 """SafeRestInput: Rasa's REST channel that never answers with silence.
 
-If a turn produces no bot message (action server down, an action raising, the
-database failing), the patient gets the policy's fail-safe line, and we try to
-store it in the conversation too. Odd input (no JSON, no text, non-string
+If a turn fails (the database down) or produces no bot message (action server
+down, an action raising), the patient gets the policy's fail-safe line, and we
+try to store it in the conversation too. Odd input (no JSON, no text, non-string
 text) gets a clear 400 instead of a stack trace.
 """
 from __future__ import annotations
@@ -75,13 +75,17 @@ class SafeRestInput(RestInput):
                     status=400)
             sender_id, text = body["sender"], body.get("message") or ""
             collector = CollectingOutputChannel()
+            failed = False
             try:
                 await on_new_message(UserMessage(
                     text, collector, sender_id, input_channel=self.name(),
                     metadata=client_metadata(body)))
             except Exception:
+                # Replies collected before the failure belong to a turn that was not stored:
+                # showing them would put the patient and the stored conversation out of step.
                 logger.exception("turn failed for %s", sender_id)
-            if not collector.messages:
+                failed = True
+            if failed or not collector.messages:
                 await store_failsafe(request, sender_id)
                 return response.json([{"recipient_id": sender_id, **FAILSAFE_MESSAGE}])
             return response.json(collector.messages)

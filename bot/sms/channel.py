@@ -178,8 +178,9 @@ class SmsInput(InputChannel):
             await on_new_message(UserMessage(
                 body, collector, discharge.conversation_id, input_channel=self.name(),
                 message_id=sid, metadata={"discharge_id": discharge.id, "message_sid": sid}))
-        except Exception:
+        except Exception:  # the turn was not stored: send nothing of it but the fail-safe line
             logger.exception("turn failed for discharge %s", discharge.id)
+            collector.messages.clear()
         text = render_messages(collector.messages, cfg.core.emergency_number)
         status = "processed"
         if not text:

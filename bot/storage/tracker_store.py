@@ -2,17 +2,28 @@
 
 Named in endpoints.yml as `type: bot.storage.tracker_store.TriageTrackerStore`, so
 Rasa and our tables share one database setting.
+
+No in-memory fallback. Rasa wraps every tracker store in a FailSafeTrackerStore which, when
+the database fails, reads an empty conversation (the bot starts the questions again as if
+nothing had been said) and keeps the turn in that process's memory only, never stored. For a
+triage bot a silently lost history is unsafe (answers read against the wrong questions, red
+flags already reported forgotten). So for our store the wrapper re-raises: the turn fails,
+and the channel answers with the policy's fail-safe line (bot/channels/rest.py, bot/sms/).
+Found by tests/test_scaled.py (PostgreSQL restart under load).
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, is_postgresql_url
+from rasa.core.tracker_store import (FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs,
+                                     is_postgresql_url)
 
 from bot.config import settings
 from bot.storage.db import engine
 
+logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 5
 
 
@@ -39,3 +50,19 @@ class TriageTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = sa.create_engine(url, pool_pre_ping=True, **options)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+
+def _reraise_for_our_store(original):
+    def on_error(wrapper: FailSafeTrackerStore, error: Exception) -> None:
+        if isinstance(wrapper._tracker_store, TriageTrackerStore):
+            logger.error("tracker store failed, turn refused (no in-memory fallback): %s", error)
+            raise error
+        original(wrapper, error)
+    return on_error
+
+
+# Both are called inside the wrapper's `except` blocks: raising there ends the turn.
+FailSafeTrackerStore.on_tracker_store_error = _reraise_for_our_store(
+    FailSafeTrackerStore.on_tracker_store_error)
+FailSafeTrackerStore.on_tracker_store_retrieve_error = _reraise_for_our_store(
+    FailSafeTrackerStore.on_tracker_store_retrieve_error)
