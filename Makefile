@@ -81,8 +81,9 @@ nlu-report: nlu-eval
 safety-report: install   ## docs/safety/traceability.md from the policy table, vignettes and tests
 	$(ENV) $(PY) -m tests.safety_report
 
-bench: install train
+bench: install train services
 	$(ENV) $(PY) -m tests.bench
+	$(ENV) $(PY) -m tests.bench_scale
 	$(ENV) $(PY) -m tests.bench_console
 	$(ENV) $(PY) -m tests.bench_sms
 

@@ -107,7 +107,7 @@ class Postgres:
             self.create_database("triage")
             return
         options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.data} -c max_connections=200 "
+                   f"-c unix_socket_directories={self.data} -c max_connections=400 "
                    "-c fsync=on -c synchronous_commit=on")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
                   "-t", "60", "start")

@@ -17,6 +17,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+import bot.rasa_speedups  # noqa: F401  (loaded with this channel by every Rasa server)
 from bot.policy import FAILSAFE_LINE
 
 logger = logging.getLogger(__name__)
