@@ -4,7 +4,8 @@ Used by the fault tests (tests/test_scaled.py) and `make bench` (tests/bench_sca
 Every message carries metadata {"turn": i, "attempt": k}; SafeRestInput keeps it in the
 tracker's user event, so a test can compare each stored conversation with what the client
 sent and what it was answered (`check_tracker`). A turn that fails (no connection, HTTP 5xx,
-timeout, or the fail-safe line) can be retried, as a patient would type it again.
+timeout, or the fail-safe line) can be retried: with the same message id and "retry": true,
+as our web chat does, so the bot processes it at most once.
 Bounded by design: a fixed list of scripts, a fixed number of retries, a timeout per request.
 """
 from __future__ import annotations
@@ -12,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import aiohttp
+
+from bot.policy import FAILSAFE_LINE
 
 
 @dataclass
@@ -53,9 +57,10 @@ async def say(session: aiohttp.ClientSession, url: str, sender: str, text: str, 
               metadata: Optional[dict] = None, timeout: float = 60) -> Attempt:
     start, started = time.perf_counter(), time.monotonic()
     turn, attempt = (metadata or {}).get("turn", 0), (metadata or {}).get("attempt", 0)
+    body = {"sender": sender, "message": text, "metadata": metadata or {},
+            "message_id": f"{sender}-t{turn}"[-64:], "retry": attempt > 0}
     try:
-        async with session.post(f"{url}/webhooks/rest/webhook",
-                                json={"sender": sender, "message": text, "metadata": metadata or {}},
+        async with session.post(f"{url}/webhooks/rest/webhook", json=body,
                                 headers={"X-Conversation-Id": sender},
                                 timeout=aiohttp.ClientTimeout(total=timeout)) as response:
             body = await response.json(content_type=None) if response.status == 200 else None
@@ -128,34 +133,37 @@ def summary(logs: list[ConversationLog], wall: float) -> dict:
 def check_tracker(log: ConversationLog, events: list[dict]) -> list[str]:
     """Problems with one stored conversation, compared with the client's log (empty: none).
 
-    - every acknowledged turn is stored exactly once, in the order sent;
-    - a stored user message the client did not see answered is a failed attempt (it may
-      have been processed before the failure), never one the client did not send;
-    - the bot messages stored after an acknowledged turn are exactly those the client got.
+    - every acknowledged turn is stored answered exactly once, in the order sent, followed by
+      exactly the bot messages the client got (retries carry the turn's message id, so a
+      turn processed before its answer was lost is answered from the store, not again);
+    - any other stored copy of a turn got the fail-safe line (it failed, and was processed
+      again when retried), and no stored message is one the client never sent.
     """
     problems: list[str] = []
     sent = {(a.turn, a.attempt): a for a in log.attempts}
     acknowledged = log.acknowledged()
+    answered = Counter()
     user_positions = [i for i, e in enumerate(events) if e.get("event") == "user"]
-    seen: list[tuple[int, int]] = []
+    last_turn = -1
     for n, position in enumerate(user_positions):
         meta = events[position].get("metadata") or {}
         key = (meta.get("turn"), meta.get("attempt"))
         if key not in sent:
             problems.append(f"stored a message the client never sent: {key}")
             continue
-        if seen and key[0] < seen[-1][0]:
-            problems.append(f"turn {key} stored after turn {seen[-1]}: out of order")
-        seen.append(key)
+        if key[0] < last_turn:
+            problems.append(f"turn {key} stored after turn {last_turn}: out of order")
+        last_turn = key[0]
         end = user_positions[n + 1] if n + 1 < len(user_positions) else len(events)
-        stored_replies = [e["text"] for e in events[position + 1:end]
-                          if e.get("event") == "bot" and e.get("text")]
-        if acknowledged.get(key[0]) is sent[key] and stored_replies != sent[key].replies:
-            problems.append(f"turn {key}: stored replies {stored_replies!r} differ from the "
-                            f"replies the client got {sent[key].replies!r}")
-    for turn, attempt in acknowledged.items():
-        count = seen.count((turn, attempt.attempt))
-        if count != 1:
-            problems.append(f"acknowledged turn {turn} (attempt {attempt.attempt}) stored "
-                            f"{count} times")
+        replies = [e["text"] for e in events[position + 1:end]
+                   if e.get("event") == "bot" and e.get("text")]
+        if not replies or replies == [FAILSAFE_LINE]:
+            continue  # a copy that failed
+        answered[key[0]] += 1
+        if key[0] in acknowledged and replies != acknowledged[key[0]].replies:
+            problems.append(f"turn {key}: stored replies {replies!r} differ from the replies "
+                            f"the client got {acknowledged[key[0]].replies!r}")
+    for turn in acknowledged:
+        if answered[turn] != 1:
+            problems.append(f"acknowledged turn {turn} stored answered {answered[turn]} times")
     return problems

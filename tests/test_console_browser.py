@@ -3,11 +3,13 @@ uses it: log in, filter the queue, open a transcript whose patient typed markup 
 it as text, mark it reviewed, export the CSV; then an admin reads the audit trail.
 
 Fails on any script error, dialog or Content-Security-Policy report. Screenshots go to
-test-output/console/, with copies in docs/screenshots/console-*.png for the README.
+test-output/console/; with UPDATE_SCREENSHOTS=1 they are also copied to
+docs/screenshots/console-*.png for the README (not on every run: the tree stays clean).
 """
 from __future__ import annotations
 
 import csv
+import os
 import random
 import shutil
 import uuid
@@ -51,8 +53,9 @@ def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path))
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, DOCS / f"console-{name}.png")
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS / f"console-{name}.png")
 
 
 def log_in(page: Page, base: str, username: str, go: bool = True) -> None:

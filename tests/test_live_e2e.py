@@ -163,3 +163,24 @@ def test_failsafe_line_when_the_action_server_is_down(live_bot):
     assert "hi, my hip is a bit red" in stored_user_texts(sender)
     # Once the action server is back, the conversation carries on.
     assert "?" in texts(bot.say(sender, "no"))
+
+
+def test_a_retried_message_is_answered_from_the_store_not_processed_twice(live_bot):
+    """A client that lost the answer (a replica died) sends the message again with its id and
+    "retry": true; processing it again would take this "no" as the answer to the next question."""
+    stack, bot = live_bot
+    sender = new_sender("retry")
+
+    def post(message: str, message_id: str, retry: bool = False) -> list[dict]:
+        response = bot.http.post(f"{stack.rasa_url}/webhooks/rest/webhook", timeout=60, json={
+            "sender": sender, "message": message, "message_id": message_id, "retry": retry})
+        response.raise_for_status()
+        return response.json()
+
+    post("hi", f"{sender}-1")
+    answered = post("no", f"{sender}-2")
+    assert texts(post("no", f"{sender}-2", retry=True)) == texts(answered)
+    assert stored_user_texts(sender) == ["hi", "no"]
+    # A retry of a message that never arrived is processed as new.
+    assert "?" in texts(post("no", f"{sender}-3", retry=True))
+    assert stored_user_texts(sender) == ["hi", "no", "no"]

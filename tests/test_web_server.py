@@ -142,8 +142,49 @@ def test_chat_forwards_the_turn_to_rasa_and_returns_its_answer():
             return await post_chat(client, {"sender": "abcdef123456", "message": "  hi there "})
     status, body, headers = run(check())
     assert (status, body) == (200, QUESTION)
-    assert rasa.received == [{"sender": "abcdef123456", "message": "hi there"}]
+    [sent] = rasa.received
+    assert re.fullmatch(r"[0-9a-f]{32}", sent.pop("message_id"))
+    assert sent == {"sender": "abcdef123456", "message": "hi there", "retry": False}
     assert headers["Cache-Control"] == "no-store"
+
+
+class FlakyRasa(FakeRasa):
+    """Answers 502 (as nginx does when a replica died mid-turn) `failures` times first."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        if self.failures:
+            self.failures -= 1
+            self.received.append(await request.json())
+            return web.Response(text="<html>502 Bad Gateway</html>", status=502)
+        return await super().webhook(request)
+
+
+def test_a_502_is_retried_once_with_the_same_message_id():
+    rasa = FlakyRasa(failures=1)
+
+    async def check():
+        async with chat_server(rasa) as client:
+            return await post_chat(client, {"sender": "abcdef123456", "message": "no"})
+    status, body, _ = run(check())
+    assert (status, body) == (200, QUESTION)
+    first, retry = rasa.received
+    assert retry["message_id"] == first["message_id"]
+    assert (first["retry"], retry["retry"]) == (False, True)
+
+
+def test_only_one_retry_then_the_fail_safe_line():
+    rasa = FlakyRasa(failures=5)
+
+    async def check():
+        async with chat_server(rasa) as client:
+            return await post_chat(client, {"sender": "abcdef123456", "message": "no"})
+    status, body, _ = run(check())
+    assert_failsafe(status, body)
+    assert len(rasa.received) == 2
 
 
 @pytest.mark.parametrize("body, raw, expected", [

@@ -7,8 +7,10 @@ policy's fail-safe line, flagged so the widget and the logs can tell.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import uuid
 
 import aiohttp
 from aiohttp import web
@@ -25,6 +27,7 @@ MAX_MESSAGE_CHARS = 1000
 SENDER_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 TOO_LONG = f"Your message is too long: please keep it under {MAX_MESSAGE_CHARS} characters."
 NO_STORE = {"Cache-Control": "no-store"}
+RETRIES, RETRY_STATUSES, RETRY_PAUSE_SECONDS = 1, (0, 502, 503), 0.5
 SETTINGS_KEY = web.AppKey("settings", Settings)
 WEB_SETTINGS_KEY = web.AppKey("web_settings", WebSettings)
 HTTP_KEY = web.AppKey("http", aiohttp.ClientSession)
@@ -64,21 +67,37 @@ async def read_turn(request: web.Request) -> tuple[str, str] | web.Response:
     return sender, message
 
 
+async def ask_rasa(request: web.Request, body: dict) -> tuple[int, object]:
+    """(status, JSON reply) of one call to Rasa; raises when there is no answer."""
+    url = f"{request.app[WEB_SETTINGS_KEY].rasa_url}/webhooks/rest/webhook"
+    async with request.app[HTTP_KEY].post(
+            url, json=body,
+            headers={"X-Conversation-Id": body["sender"]}) as upstream:  # nginx: one replica
+        return upstream.status, await upstream.json(content_type=None)
+
+
 async def chat(request: web.Request) -> web.Response:
     turn = await read_turn(request)
     if isinstance(turn, web.Response):
         return turn
     sender, message = turn
-    url = f"{request.app[WEB_SETTINGS_KEY].rasa_url}/webhooks/rest/webhook"
-    try:
-        async with request.app[HTTP_KEY].post(
-                url, json={"sender": sender, "message": message},
-                headers={"X-Conversation-Id": sender}) as upstream:  # nginx keeps it on one replica
-            reply = await upstream.json(content_type=None)
-            status = upstream.status
-    except Exception as error:  # unreachable, timed out, not JSON: all end the same way
-        logger.warning("Rasa did not answer (%s: %s); sent the fail-safe line",
-                       type(error).__name__, error)
+    body = {"sender": sender, "message": message, "message_id": uuid.uuid4().hex}
+    status, reply = 0, None
+    for attempt in range(1 + RETRIES):
+        try:
+            status, reply = await ask_rasa(request, {**body, "retry": attempt > 0})
+        except asyncio.TimeoutError as error:  # Rasa is slow, not gone: no second wait
+            logger.warning("Rasa did not answer in time (%s); sent the fail-safe line", error)
+            break
+        except Exception as error:  # unreachable, reset, not JSON
+            logger.warning("Rasa did not answer (%s: %s)", type(error).__name__, error)
+            status, reply = 0, None
+        if status not in RETRY_STATUSES:
+            break
+        # A Rasa replica died or restarts (nginx 502/503): once more, same message id, so a
+        # message it had already stored is answered from the store, not processed twice.
+        await asyncio.sleep(RETRY_PAUSE_SECONDS)
+    if status == 0:
         return web.json_response(failsafe_reply(sender), status=503, headers=NO_STORE)
     if status != 200 or not usable(reply):
         logger.warning("Rasa answered %s without a usable reply; sent the fail-safe line", status)
