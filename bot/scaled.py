@@ -14,13 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
 from bot.config import PROJECT_ROOT, env
 from bot.services import Nginx, Postgres, Redis, wait_for
-from bot.stack import Stack, free_port, print_console, print_sms, start_console, start_sms_worker
+from bot.stack import Stack, free_port, serve
 
 ENDPOINTS = "endpoints.scaled.yml"
 
@@ -100,30 +99,9 @@ def main() -> None:
         data_dir=data_dir, replicas=int(env("SCALED_RASA_REPLICAS", "2")),
         pg_port=int(env("SCALED_POSTGRES_PORT", "5433")),
         redis_port=int(env("SCALED_REDIS_PORT", "6380")), model="models/triage.tar.gz")
-    stopping = False
-
-    def _stop(*_):
-        nonlocal stopping
-        if not stopping:
-            stopping = True
-            print("\nStopping...", flush=True)
-            stack.stop()
-            sys.exit(0)
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    print(f"Starting PostgreSQL, Redis, {len(stack.replica_ports)} Rasa replicas, the action "
-          "server and nginx (a minute or two)...", flush=True)
-    try:
-        stack.start()
-        console_url = start_console(stack, int(env("CONSOLE_PORT", "8001")))
-        sms_url = start_sms_worker(stack, int(env("SMS_API_PORT", "5006")))
-    except Exception as error:
-        print(f"error: {error}", file=sys.stderr)
-        stack.stop()
-        sys.exit(1)
     replicas = ", ".join(f"{name} :{port}" for name, port in stack.replica_ports.items())
-    print(f"""
+    serve(stack, f"Starting PostgreSQL, Redis, {len(stack.replica_ports)} Rasa replicas, the action "
+                 "server and nginx (a minute or two)...", lambda: f"""
 Post-biopsy triage bot, scaled profile (data and logs in {data_dir}). Ctrl-C stops everything.
 
   Patient web chat: http://localhost:{stack.web_port}/
@@ -132,16 +110,7 @@ Post-biopsy triage bot, scaled profile (data and logs in {data_dir}). Ctrl-C sto
   PostgreSQL:       postgresql://triage:***@127.0.0.1:{stack.postgres.port}/triage
                     (password in {stack.postgres.password_file})
   Redis lock store: 127.0.0.1:{stack.redis.port}
-""", flush=True)
-    print_console(console_url)
-    print_sms(stack, sms_url)
-    while True:
-        for name, process in list(stack.processes.items()):
-            if process.poll() is not None:
-                print(f"error: {name} stopped; see {stack.log_dir / (name + '.log')}", file=sys.stderr)
-                stack.stop()
-                sys.exit(1)
-        time.sleep(1)
+""")
 
 
 if __name__ == "__main__":

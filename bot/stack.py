@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from bot.config import PROJECT_ROOT
 
@@ -187,9 +187,9 @@ def print_sms(stack: Stack, url: str) -> None:
 # --- end of SMS follow-up block ----------------------------------------------------------
 
 
-def main() -> None:
-    stack = Stack(rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
-                  token=os.environ["RASA_TOKEN"], web_port=int(os.environ["WEB_PORT"]))
+def serve(stack: Stack, starting: str, banner: Callable[[], str]) -> None:
+    """What `make run` and `make run-scaled` do: start `stack`, the staff console and the SMS
+    worker, print the banner, and stop everything on Ctrl-C or as soon as any server stops."""
     stopping = False
 
     def _stop(*_):
@@ -202,7 +202,7 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print("Starting the action server, the Rasa server and the web chat (about a minute)...", flush=True)
+    print(starting, flush=True)
     try:
         stack.start()
         console_url = start_console(stack, int(os.environ.get("CONSOLE_PORT", "8001")))  # issue 5
@@ -211,7 +211,24 @@ def main() -> None:
         print(f"error: {error}", file=sys.stderr)
         stack.stop()
         sys.exit(1)
-    print(f"""
+    print(banner(), flush=True)
+    print_console(console_url)  # issue 5: staff console
+    print_sms(stack, sms_url)  # issue 4: SMS follow-up
+    while True:
+        for name, process in list(stack.processes.items()):
+            if process.poll() is not None:
+                print(f"error: the {name} server stopped; see {stack.log_dir / (name + '.log')}",
+                      file=sys.stderr)
+                stack.stop()
+                sys.exit(1)
+        time.sleep(1)
+
+
+def main() -> None:
+    stack = Stack(rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
+                  token=os.environ["RASA_TOKEN"], web_port=int(os.environ["WEB_PORT"]))
+    serve(stack, "Starting the action server, the Rasa server and the web chat (about a minute)...",
+          lambda: f"""
 Post-biopsy triage bot is running (logs in var/log/). Ctrl-C stops everything.
 
   Patient web chat: http://localhost:{stack.web_port}/
@@ -219,16 +236,7 @@ Post-biopsy triage bot is running (logs in var/log/). Ctrl-C stops everything.
   Chat (REST):      POST {stack.rasa_url}/webhooks/rest/webhook   {{"sender": "me", "message": "hi"}}
   Rasa HTTP API:    {stack.rasa_url}/  (token auth: ?token=$RASA_TOKEN from .env)
   Action server:    {stack.action_url}/health
-""", flush=True)
-    print_console(console_url)  # issue 5: staff console
-    print_sms(stack, sms_url)  # issue 4: SMS follow-up
-    while True:
-        for name, process in list(stack.processes.items()):
-            if process.poll() is not None:
-                print(f"error: the {name} server stopped; see var/log/{name}.log", file=sys.stderr)
-                stack.stop()
-                sys.exit(1)
-        time.sleep(1)
+""")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 
+def trained_model() -> Path:
+    """The model `make train` builds; the live fixtures cannot start without it."""
+    from bot.config import PROJECT_ROOT
+
+    model = PROJECT_ROOT / "models" / "triage.tar.gz"
+    if not model.exists():
+        pytest.fail("no trained model: run `make train` (make test does it)")
+    return model
+
+
 @pytest.fixture(scope="session")
 def tmp_root() -> Path:
     return _TMP
@@ -40,13 +50,10 @@ def live_bot(migrated_db, tmp_root):
     """The real Rasa server and action server, on free ports, on the test database."""
     import secrets
 
-    from bot.config import PROJECT_ROOT
     from bot.stack import Stack, free_port
     from tests.client import BotClient
 
-    model = PROJECT_ROOT / "models" / "triage.tar.gz"
-    if not model.exists():
-        pytest.fail("no trained model: run `make train` (make test does it)")
+    model = trained_model()
     stack = Stack(rasa_port=free_port(), action_port=free_port(), token=secrets.token_hex(16),
                   model=str(model), log_dir=tmp_root / "logs")
     stack.start()
@@ -132,14 +139,11 @@ def sms_live(migrated_db, tmp_root):
     import secrets
     from types import SimpleNamespace
 
-    from bot.config import PROJECT_ROOT
     from bot.stack import Stack, free_port
     from tests.client import BotClient
     from tests.fake_twilio import FakeTwilio
 
-    model = PROJECT_ROOT / "models" / "triage.tar.gz"
-    if not model.exists():
-        pytest.fail("no trained model: run `make train` (make test does it)")
+    model = trained_model()
     twilio = FakeTwilio().start()
     rasa_port, token = free_port(), secrets.token_hex(16)
     webhook_url = f"http://127.0.0.1:{rasa_port}/webhooks/sms/webhook"
@@ -194,13 +198,10 @@ def postgres(tmp_root):
 def scaled(postgres, tmp_root):
     import secrets
 
-    from bot.config import PROJECT_ROOT
     from bot.scaled import ScaledStack
     from bot.stack import free_port
 
-    model = PROJECT_ROOT / "models" / "triage.tar.gz"
-    if not model.exists():
-        pytest.fail("no trained model: run `make train` (make test does it)")
+    model = trained_model()
     stack = ScaledStack(rasa_port=free_port(), action_port=free_port(), token=secrets.token_hex(16),
                         data_dir=tmp_root / "scaled", model=str(model), postgres=postgres)
     stack.start()
