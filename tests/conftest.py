@@ -227,3 +227,21 @@ def redis_server(tmp_root):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+# --- Browser tests (web chat widget, staff console) ------------------------------------------
+# Debian's chromium, never a downloaded one; no background connections (the network is closed).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -16,26 +16,14 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from bot.config import PROJECT_ROOT
 from tests.console_seed import PASSWORD, XSS, make_staff, save_messages, save_outcome
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 SHOTS = PROJECT_ROOT / "test-output" / "console"
 DOCS = PROJECT_ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1100, "height": 760}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def new_page(browser, problems: list[str]) -> Page:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from bot.config import PROJECT_ROOT, settings
 from bot.policy import FAILSAFE_LINE
@@ -22,22 +22,10 @@ from bot.stack import Stack, free_port
 
 pytestmark = pytest.mark.live
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 SHOTS = PROJECT_ROOT / "test-output" / "web"
 TIMEOUT_MS = 30_000  # a first turn can be slow while Rasa warms up
 ACCEPT = "I understand, start the chat"
 TEL = re.compile(r"tel:\+?\d+")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

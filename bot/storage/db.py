@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import settings
 
+# A request during a database outage fails fast (the patient gets the fail-safe line), never hangs.
+CONNECT_TIMEOUT_SECONDS = 5
+
 
 @lru_cache(maxsize=None)
 def engine(url: str | None = None) -> Engine:
@@ -24,9 +27,9 @@ def engine(url: str | None = None) -> Engine:
             dbapi_connection.execute("PRAGMA busy_timeout=30000")
 
         return eng
-    # Pre-ping: pooled connections survive a database restart; a short connect timeout: a
-    # request during an outage fails fast (the patient gets the fail-safe line), never hangs.
-    return create_engine(url, future=True, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    # Pre-ping: pooled connections survive a database restart.
+    return create_engine(url, future=True, pool_pre_ping=True,
+                         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
 
 
 def session(url: str | None = None) -> Session:

@@ -21,10 +21,9 @@ from rasa.core.tracker_store import (FailSafeTrackerStore, SQLTrackerStore, crea
                                      is_postgresql_url)
 
 from bot.config import settings
-from bot.storage.db import engine
+from bot.storage.db import CONNECT_TIMEOUT_SECONDS, engine
 
 logger = logging.getLogger(__name__)
-CONNECT_TIMEOUT_SECONDS = 5
 
 
 class TriageTrackerStore(SQLTrackerStore):
