@@ -261,3 +261,23 @@ def test_console_hooks_find_sms_conversations(sms_clean):
         assert s.scalars(query.where(by_procedure("bone_biopsy"))).all() == []
         assert s.scalars(query.where(by_phone("07400100020"))).all() == [d.conversation_id]
         assert s.scalars(query.where(by_phone("not a phone"))).all() == []
+
+
+def test_the_posted_form_keeps_blank_values_and_repeated_keys_for_the_signature():
+    from urllib.parse import urlencode
+
+    from twilio.request_validator import RequestValidator
+
+    from bot.sms.channel import PostedForm
+
+    fields = [("Body", ""), ("FromCity", ""), ("From", "+447400812345"),
+              ("MediaUrl0", "https://a/1"), ("MediaUrl0", "https://a/2")]
+    form = PostedForm.parse(urlencode(fields).encode())
+    assert form.first("Body") == "" and form.getall("MediaUrl0") == ["https://a/1", "https://a/2"]
+    validator = RequestValidator("token")
+    url = "https://example.org/webhooks/sms/webhook"
+    signature = validator.compute_signature(url, form)
+    assert validator.validate(url, form, signature)
+    # What Sanic's request.form gives (blank values dropped) does not match Twilio's signature.
+    dropped = PostedForm({k: v for k, v in form.items() if v != [""]})
+    assert not validator.validate(url, dropped, signature)

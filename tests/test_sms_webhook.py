@@ -179,6 +179,43 @@ def test_forged_and_unsigned_webhooks_get_403_and_change_nothing(sms):
     assert not is_opted_out(phone)
 
 
+def twilio_fields(sms, sender: str, body: str, **extra) -> dict:
+    """Every field of Twilio's incoming-message webhook, blank ones as Twilio sends them
+    for a UK mobile (no city, state or zip)."""
+    return params_for(sms, sender, body, MessagingServiceSid="", FromCity="", FromState="",
+                      FromZip="", ToCity="", ToState="", ToZip="", **extra)
+
+
+def test_a_real_twilio_post_with_blank_fields_is_accepted(sms):
+    phone = new_phone()
+    register(phone)
+    response = post(sms, twilio_fields(sms, phone, "hello"))
+    assert response.status_code == 200, response.text
+    assert sms.twilio.wait_for_count(phone, 1)
+
+
+def test_a_picture_only_message_with_an_empty_body_is_accepted(sms):
+    phone = new_phone()
+    register(phone)
+    params = twilio_fields(sms, phone, "", NumMedia="1", MediaContentType0="image/jpeg",
+                           MediaUrl0="https://api.twilio.com/fake/media.jpg")
+    response = post(sms, params)
+    assert response.status_code == 200, response.text
+    [reply] = sms.twilio.wait_for_count(phone, 1)
+    assert "I can only read text" in reply
+
+
+def test_a_blank_field_dropped_or_added_after_signing_is_refused(sms):
+    phone = new_phone()
+    register(phone)
+    params = twilio_fields(sms, phone, "hello")
+    signed = RequestValidator(sms.env["TWILIO_AUTH_TOKEN"]).compute_signature(sms.webhook_url,
+                                                                            params)
+    without_city = {k: v for k, v in params.items() if k != "FromCity"}
+    assert post(sms, without_city, signature=signed).status_code == 403
+    assert post(sms, {**params, "Extra": ""}, signature=signed).status_code == 403
+
+
 def test_a_replayed_message_sid_makes_one_turn(sms):
     phone = new_phone()
     discharge = register(phone)

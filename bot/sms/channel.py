@@ -22,6 +22,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from urllib.parse import parse_qsl
 
 import phonenumbers
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -31,6 +32,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from bot.channels.rest import store_failsafe
+from bot.channels.text import clean_message
 from bot.sms import discharges, inbound, outbox
 from bot.sms.settings import SmsSettings, sms_settings
 from bot.sms.texts import failsafe_text, keyword, no_text_reply, render_messages
@@ -55,14 +57,28 @@ class SmsOutput(CollectingOutputChannel):
             custom=message.get("custom")))
 
 
-def _first(form, name: str) -> Optional[str]:
-    try:
-        value = form.get(name)
-    except Exception:
-        return None
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return value if isinstance(value, str) else None
+class PostedForm(dict):
+    """The form exactly as Twilio posted it: blank values and repeated keys kept.
+
+    Twilio signs every field it sends, empty ones included (`FromCity=` for most UK
+    numbers, `Body=` for a picture), and Sanic's `request.form` drops blank values, so
+    a signature checked over it never matches. `getall` is what RequestValidator asks.
+    """
+
+    @classmethod
+    def parse(cls, body: bytes) -> "PostedForm":
+        form = cls()
+        text = body.decode("utf-8", errors="replace")
+        for name, value in parse_qsl(text, keep_blank_values=True):
+            form.setdefault(name, []).append(value)
+        return form
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+    def first(self, name: str) -> Optional[str]:
+        values = self.get(name)
+        return values[0] if values else None
 
 
 def _e164(number: str) -> str:
@@ -102,7 +118,7 @@ class SmsInput(InputChannel):
 
     # --- the webhook -----------------------------------------------------------------
 
-    def _signed(self, cfg: SmsSettings, request: Request, form) -> bool:
+    def _signed(self, cfg: SmsSettings, request: Request, form: PostedForm) -> bool:
         signature = request.headers.get("X-Twilio-Signature", "")
         if not cfg.auth_token:
             logger.error("SMS webhook refused a request: TWILIO_AUTH_TOKEN is not set")
@@ -122,24 +138,21 @@ class SmsInput(InputChannel):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             cfg = sms_settings()
-            try:
-                form = request.form
-            except Exception:
-                form = {}
+            form = PostedForm.parse(request.body or b"")
             if not self._signed(cfg, request, form):
                 return response.text("Forbidden", status=403)
-            sid = _first(form, "MessageSid") or _first(form, "SmsSid")
-            sender = _first(form, "From")
+            sid = form.first("MessageSid") or form.first("SmsSid")
+            sender = form.first("From")
             if not sid or not sender:
                 return response.text("MessageSid and From are needed", status=400)
-            body = (_first(form, "Body") or "").replace("¡", "@")  # some carriers mangle @
+            body = clean_message(form.first("Body") or "").replace("¡", "@")  # some carriers mangle @
             try:
-                num_media = int(_first(form, "NumMedia") or 0)
+                num_media = int(form.first("NumMedia") or 0)
             except ValueError:
                 num_media = 0
             phone = _e164(sender)
             inbound_id, new = await asyncio.to_thread(
-                inbound.record, sid, phone, _first(form, "To"), body, num_media)
+                inbound.record, sid, phone, form.first("To"), body, num_media)
             if not new:
                 logger.info("SMS %s seen before (a Twilio retry): no second turn", sid)
                 return response.text(EMPTY_TWIML, content_type="text/xml")
