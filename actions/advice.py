@@ -6,15 +6,15 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.tracker_state import channel_of, latest_intent, latest_text, slots_of
 from bot.advice import render
 from bot.config import settings
-from bot.dialogue import findings, interpret
+from bot.dialogue import findings, interpret, unanswered_main_questions
 from bot.extraction import extract
-from bot.policy import Level
+from bot.policy import FAILSAFE_LINE, Level
 from bot.storage.outcomes import record_outcome
 from bot.triage import assess
 
@@ -46,6 +46,14 @@ class ActionTriageAdvice(Action):
             slots = {**slots, **updates}
             assessment = assess(findings(slots))
 
+        if assessment.level == Level.SELF_CARE and unanswered_main_questions(slots):
+            # Self-care is a conclusion from every main answer, never a default: the
+            # questions were cut short (an error, lost events), so carry on with them.
+            logger.error("advice asked for with main questions unanswered in %s",
+                         tracker.sender_id)
+            dispatcher.utter_message(text=FAILSAFE_LINE, json_message={"failsafe": True})
+            return [SlotSet(k, v) for k, v in updates.items()] + [
+                SlotSet("triage_level", None), FollowupAction("triage_form")]
         advice = render(assessment, settings(), datetime.now(timezone.utc))
         events: List[EventType] = [SlotSet(k, v) for k, v in updates.items()]
         events += [SlotSet("triage_level", assessment.level.slug), SlotSet("requested_slot", None),

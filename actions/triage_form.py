@@ -1,6 +1,7 @@
 """The triage form: reading each answer, and asking each question."""
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Text
 
@@ -11,8 +12,33 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.tracker_state import (OFF_TOPIC_INTENTS, latest_intent, latest_text, replies_to,
                                    slots_of)
 from bot.dialogue import interpret, next_question, said_something
-from bot.extraction import extract
+from bot.extraction import extract, red_flags_in
+from bot.policy import FAILSAFE_LINE
 from bot.questions import QUESTIONS, wording
+
+
+logger = logging.getLogger(__name__)
+
+
+def failsafe_events(text: str, slots: Dict[str, Any]) -> List[EventType]:
+    """After a failed reading: end the questions on a red flag, else keep the form
+    where it was. The SlotSet of a non-question slot keeps Rasa's form running (a
+    validation with no slot set rejects the form)."""
+    try:
+        flags = red_flags_in(text)
+    except Exception:
+        logger.exception("red-flag check failed too")
+        flags = set()
+    if not flags:
+        return [SlotSet("reask", slots.get("reask"))]
+    events: List[EventType] = []
+    if "BLEED_HEAVY" in flags:
+        events.append(SlotSet("bleeding", "heavy"))
+    others = sorted(flags - {"BLEED_HEAVY"})
+    if others:
+        events.append(SlotSet("red_flags", list(dict.fromkeys(
+            list(slots.get("red_flags") or []) + others))))
+    return events + [SlotSet("requested_slot", None)]
 
 
 class ValidateTriageForm(FormValidationAction):
@@ -27,6 +53,17 @@ class ValidateTriageForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[EventType]:
+        try:
+            return self._validate(tracker)
+        except Exception:
+            # Raising here would let Rasa drop the turn and end the form on empty
+            # slots (self-care by accident). Instead: the fail-safe line, a red-flag
+            # check on what can still be read, and the same question again.
+            logger.exception("could not read a message in %s", tracker.sender_id)
+            dispatcher.utter_message(text=FAILSAFE_LINE, json_message={"failsafe": True})
+            return failsafe_events(latest_text(tracker), slots_of(tracker))
+
+    def _validate(self, tracker: Tracker) -> List[EventType]:
         slots = slots_of(tracker)
         requested = tracker.get_slot("requested_slot")
         # An off-topic reply (a question about results, say) is left to the

@@ -394,5 +394,6 @@ def findings(slots: Slots) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def is_complete(slots: Slots) -> bool:
-    return next_question(slots) is None
+def unanswered_main_questions(slots: Slots) -> list[str]:
+    """Main questions without a reading: self-care cannot be concluded while any is left."""
+    return [q for q in MAIN_QUESTIONS if slots.get(q) in (None, NOT_ASKED)]

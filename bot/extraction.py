@@ -8,6 +8,7 @@ The red-flag safety net and the form's slot filling both use `extract`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -19,6 +20,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from bot import vocabulary as vocab
+from bot.channels.text import clean_message
 
 PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
 RED_FLAG_LABELS = frozenset(
@@ -126,7 +128,7 @@ def _number_phrase(phrase: str) -> str:
 
 def normalise(text: str) -> str:
     """Lower-case, fix typos and SMS-speak, and split a leading yes/no off its clause."""
-    text = text[:MAX_ANALYSED_CHARS].translate(_APOSTROPHES).lower()
+    text = clean_message(text[:MAX_ANALYSED_CHARS]).translate(_APOSTROPHES).lower()
     text = re.sub(r"<[^>]{0,200}>", " ", text)  # markup is not symptom text
     text = re.sub(r"(\d)\s*(?:°|º|deg(?:rees?)?\b)\s*", r"\1 degrees ", text)
     text = _WORD.sub(lambda m: _spell(m.group(0)), text)
@@ -466,3 +468,10 @@ def extract(text: str) -> Extraction:
         about_child=bool(_CHILD.search(clean)),
         about_someone_else=bool(_CHILD.search(clean) or _SOMEONE_ELSE.search(clean)),
     )
+
+
+def red_flags_in(text: str) -> set[str]:
+    """The red flags of a message whose full reading failed: read again from a plain
+    ASCII copy, so whatever odd character broke the first reading is gone."""
+    plain = unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode()
+    return extract(plain).red_flags

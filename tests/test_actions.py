@@ -12,6 +12,7 @@ from actions.advice import ActionTriageAdvice
 from actions.conversation import ActionStartAgain, ActionStopTriage
 from actions.triage_form import ValidateTriageForm
 from actions import triage_form
+from bot.policy import FAILSAFE_LINE
 from bot.storage.outcomes import outcomes_for
 
 DOMAIN: dict = {"forms": {"triage_form": {"required_slots": [
@@ -144,3 +145,42 @@ def test_advice_is_not_repeated_when_nothing_changed(migrated_db):
     messages, _, _ = run(ActionTriageAdvice(), tracker("ok", done, "affirm", sender="repeat"))
     assert messages[0]["text"].startswith("My advice is the same as before.")
     assert outcomes_for("repeat") == []
+
+
+def test_a_reading_that_raises_gives_the_failsafe_line_and_asks_again(monkeypatch):
+    def broken(_text):
+        raise RuntimeError("extraction broke")
+
+    monkeypatch.setattr(triage_form, "extract", broken)
+    messages, slots, events = run(ValidateTriageForm(), tracker(
+        "my leg is bleeding a lot", {"requested_slot": "bleeding"}))
+    assert [m["text"] for m in messages] == [FAILSAFE_LINE]
+    assert "bleeding" not in slots and "requested_slot" not in slots
+    assert slots == {"reask": None}  # a non-question slot: Rasa keeps the form running
+
+
+def test_a_reading_that_raises_still_ends_the_questions_on_a_red_flag(monkeypatch):
+    monkeypatch.setattr(triage_form, "extract", lambda _text: 1 / 0)
+    messages, slots, _ = run(ValidateTriageForm(), tracker(
+        "i can't breathe \ud83e", {"requested_slot": "fever", "bleeding": "none"}))
+    assert messages[0]["text"] == FAILSAFE_LINE
+    assert slots["red_flags"] == ["BREATHING"] and slots["requested_slot"] is None
+
+
+def test_no_self_care_while_a_main_question_is_unanswered():
+    answered = {"bleeding": "none", "fever": "none", "swelling": "none", "pus": "none"}
+    messages, slots, events = run(ActionTriageAdvice(), tracker(
+        "no", answered, intent="deny", active_loop=None, sender="test-incomplete"))
+    assert [m["text"] for m in messages] == [FAILSAFE_LINE]
+    assert slots.get("triage_level") is None
+    assert any(e["event"] == "followup" and e["name"] == "triage_form" for e in events)
+    assert outcomes_for("test-incomplete") == []
+
+
+def test_self_care_once_every_main_question_is_answered():
+    answered = {"bleeding": "none", "fever": "none", "swelling": "none", "pus": "none",
+                "lymph_nodes": "none"}
+    messages, slots, _ = run(ActionTriageAdvice(), tracker(
+        "no", answered, intent="deny", active_loop=None, sender="test-complete"))
+    assert slots["triage_level"] == "self_care"
+    assert "expected after a biopsy" in messages[0]["text"]

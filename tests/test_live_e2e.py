@@ -184,3 +184,22 @@ def test_a_retried_message_is_answered_from_the_store_not_processed_twice(live_b
     # A retry of a message that never arrived is processed as new.
     assert "?" in texts(post("no", f"{sender}-3", retry=True))
     assert stored_user_texts(sender) == ["hi", "no", "no"]
+
+
+def test_a_lone_surrogate_never_turns_bleeding_into_self_care(live_bot):
+    _, bot = live_bot
+    sender = new_sender("surrogate")
+    bot.say(sender, "hello")
+    reply = texts(bot.say(sender, "my leg is bleeding a lot \ud83e"))
+    slots = bot.slots(sender)
+    assert slots["triage_level"] is None and "expected after a biopsy" not in reply
+    assert slots["bleeding"] == "continued"
+    assert slots["requested_slot"] == "bleeding_stops_with_pressure"
+    assert stored_user_texts(sender)[-1] == "my leg is bleeding a lot \ufffd"
+
+
+def test_a_lone_surrogate_around_a_red_flag_gives_999(live_bot):
+    _, bot = live_bot
+    sender = new_sender("surrogate-rf")
+    reply = texts(bot.say(sender, "\udc00 she is not breathing \ud83e"))
+    assert "999" in reply and bot.slots(sender)["triage_level"] == "emergency"

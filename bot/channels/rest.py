@@ -25,6 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 import bot.rasa_speedups  # noqa: F401  (loaded with this channel by every Rasa server)
+from bot.channels.text import clean_message
 from bot.policy import FAILSAFE_LINE
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class SafeRestInput(RestInput):
                 return response.json(
                     {"error": "Send JSON with a string 'sender' and a string 'message'."},
                     status=400)
-            sender_id, text = body["sender"], body.get("message") or ""
+            sender_id, text = body["sender"], clean_message(body.get("message") or "")
             collector = CollectingOutputChannel()
             failed = False
             message_id = message_id_of(body)
