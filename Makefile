@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 ENV := source scripts/env.sh &&
 MODEL := models/triage.tar.gz
-TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py bot/extraction.py bot/vocabulary.py
+TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py
 
 .PHONY: help run run-scaled test install train migrate validate rasa-test nlu-eval nlu-report safety-report bench lock clean browser services
 

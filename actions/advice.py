@@ -54,7 +54,8 @@ class ActionTriageAdvice(Action):
             dispatcher.utter_message(text=FAILSAFE_LINE, json_message={"failsafe": True})
             return [SlotSet(k, v) for k, v in updates.items()] + [
                 SlotSet("triage_level", None), FollowupAction("triage_form")]
-        advice = render(assessment, settings(), datetime.now(timezone.utc))
+        advice = render(assessment, settings(), datetime.now(timezone.utc),
+                        unclear=slots.get("unsure_slots") or ())
         events: List[EventType] = [SlotSet(k, v) for k, v in updates.items()]
         events += [SlotSet("triage_level", assessment.level.slug), SlotSet("requested_slot", None),
                    SlotSet("advised_findings", assessment.findings), ActiveLoop(None)]

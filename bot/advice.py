@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Iterable
 
 from bot.config import Settings
 from bot.policy import SOURCES, Level
+from bot.questions import QUESTIONS
 from bot.triage import Assessment
 
 # Why a finding matters, in the patient's words: advice id -> sentence.
@@ -109,7 +111,17 @@ def _when_to_get_back_in_touch(cfg: Settings, now: datetime) -> str:
             f"pressure, or for difficulty breathing, chest pain, collapse or a fit.")
 
 
-def render(assessment: Assessment, cfg: Settings, now: datetime) -> Advice:
+def unclear_lines(unclear: Iterable[str]) -> list[str]:
+    """Why an answer that stayed unclear raised the level: the patient (and staff
+    reading the transcript) can see which question it was."""
+    return [f"- You weren't sure about {QUESTIONS[slot].asks_about}, so I have counted it "
+            f"as present, to be safe." for slot in dict.fromkeys(unclear) if slot in QUESTIONS]
+
+
+def render(assessment: Assessment, cfg: Settings, now: datetime,
+           unclear: Iterable[str] = ()) -> Advice:
+    """The advice text; `unclear` are the questions whose answer stayed "not sure"
+    and were counted as present."""
     level = assessment.level
     action, links = _action_line(level, cfg, now)
     lines = [action]
@@ -121,6 +133,7 @@ def render(assessment: Assessment, cfg: Settings, now: datetime) -> Advice:
             reason = REASONS.get(rule.advice_id)
             if reason:
                 lines.append(f"- {reason} {cite(rule.sources)}")
+        lines += unclear_lines(unclear)
         if level != Level.EMERGENCY:
             lines.append(f"If things get worse, or for difficulty breathing, chest pain, "
                          f"collapse or bleeding that will not stop, call {cfg.emergency_number}.")

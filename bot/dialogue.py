@@ -16,50 +16,15 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction
+from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction, strong_yes
+from bot.language import rules
 from bot.policy import Level
+from bot.questions import FOLLOW_UPS, MAIN_QUESTIONS, QUESTIONS
 from bot.triage import assess
-from bot.vocabulary import TOPIC_OF_LABEL
 
-MAIN_QUESTIONS = ("bleeding", "fever", "swelling", "pus", "lymph_nodes")
-FOLLOW_UPS = (
-    "bleeding_stops_with_pressure", "feeling_faint", "temperature", "immune_weak",
-    "very_unwell", "days_since_procedure", "spreading_redness", "pain_uncontrolled",
-    "numbness",
-)
-YES_NO_FOLLOW_UPS = {
-    "bleeding_stops_with_pressure", "feeling_faint", "immune_weak", "very_unwell",
-    "spreading_redness", "pain_uncontrolled", "numbness",
-}
-# Slot values from mildest to worst; an update may only move right.
-SEVERITY = {
-    "bleeding": ["none", "bruising", "stopped", "minor", "continued", "heavy"],
-    "fever": ["none", "present"],
-    "swelling": ["none", "sore", "inflamed"],
-    "pus": ["none", "present"],
-    "lymph_nodes": ["none", "present"],
-    # For the pressure question "no, it doesn't stop" is the worse answer.
-    "bleeding_stops_with_pressure": ["yes", "no"],
-    **{slot: ["no", "yes"] for slot in YES_NO_FOLLOW_UPS - {"bleeding_stops_with_pressure"}},
-}
-# What a bare "no" / "yes" to each question means, as slot values.
-ANSWER_VALUES = {
-    "bleeding": ("none", "continued"),  # "yes, it's bleeding": assume it is ongoing
-    "fever": ("none", "present"),
-    "swelling": ("none", "inflamed"),
-    "pus": ("none", "present"),
-    "lymph_nodes": ("none", "present"),
-    **{slot: ("no", "yes") for slot in YES_NO_FOLLOW_UPS},
-}
 NOT_ASKED = "not_needed"  # a follow-up the current answers do not call for
 UNKNOWN_TEMPERATURE = "unknown"  # still unsure after the re-ask: treated as >= 38.0 °C
 UNKNOWN_DAYS = "unknown"  # still unsure: treated as more than 7 days
-# A second "not sure" counts as the concerning answer.
-STILL_UNSURE_VALUES = {
-    "temperature": UNKNOWN_TEMPERATURE,
-    "days_since_procedure": UNKNOWN_DAYS,
-    "bleeding_stops_with_pressure": "no",
-}
 FEVER_THRESHOLD_C = 38.0
 NORMAL_TEMPERATURE_C = 37.0
 SORENESS_DAYS = 7
@@ -79,10 +44,8 @@ Slots = dict[str, Any]
 def _worse(slot: str, old: Any, new: Any) -> bool:
     if old is None or old == NOT_ASKED:
         return True
-    order = SEVERITY.get(slot)
-    if order is None or old not in order or new not in order:
-        return False
-    return order.index(new) > order.index(old)
+    question = QUESTIONS.get(slot)
+    return bool(question and question.worse(old, new))
 
 
 def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dict[str, str]:
@@ -147,8 +110,8 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
                 "PAIN_UNCONTROLLED"}
     if present & inflamed or (requested == "swelling" and "LUMP" in present):
         v["swelling"] = "inflamed"
-    elif present & {"SORE", "IMMOBILE", "NUMB"}:
-        v["swelling"] = "sore"
+    elif present & {"SORE", "IMMOBILE", "NUMB"} or (requested == "swelling" and "EASING" in present):
+        v["swelling"] = "sore"  # "it's settling down": soreness that is easing
     elif absent & (inflamed | {"SORE"}):
         v["swelling"] = "none"
     for label, slot in (("SPREADING_REDNESS", "spreading_redness"),
@@ -174,18 +137,46 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
     return v
 
 
-def _pending_status(ex: Extraction, slot: str) -> Optional[str]:
-    """How a message with no clear finding answers the pending question."""
-    if any(m.status == UNSURE and _label_slot(m.label) == slot for m in ex.mentions):
-        return UNSURE
+def pending_reading(ex: Extraction, slot: str) -> Optional[str]:
+    """How the reply answers the pending question: "concern", "reassure", "unsure" or None.
+
+    Read against the question first: its own cues ("doing its job" for the pain
+    question), then the shared ones ("none of those", "he won't let me look"), then a
+    plain yes / no. A worrying cue wins over a reassuring one, and over a plain "no"
+    ("no tablet does anything"): the higher level when the reply says both.
+    """
+    kinds = ex.cue_kinds(slot)
+    bare = _bare_reading(ex, slot)
+    if "concern" in kinds or (bare == "concern" and strong_yes(ex.text)):
+        return "concern"
+    if "unsure" in kinds or bare == "unsure" or any(
+            m.status == UNSURE and _label_slot(m.label) == slot for m in ex.mentions):
+        return "unsure"
+    if "negated_reassure" in kinds:  # "isn't helping", "not walking"
+        return "concern"
+    if "reassure" in kinds or bare == "reassure":
+        return "reassure"
+    if bare == "concern":
+        return "concern"
+    return None
+
+
+def _bare_reading(ex: Extraction, slot: str) -> Optional[str]:
+    """A plain yes / no as the question's concern or reassurance."""
+    question = QUESTIONS[slot]
     answer = ex.answer
     if answer == "fine":  # "it's all fine": no problem, so for the pressure question "it stops"
-        answer = "yes" if slot == "bleeding_stops_with_pressure" else "no"
-    return {"yes": PRESENT, "no": ABSENT, "unsure": UNSURE}.get(answer or "")
+        return "reassure"
+    if answer == "unsure":
+        return "unsure"
+    if answer not in ("yes", "no"):
+        return None
+    value = question.yes_means if answer == "yes" else question.no_means
+    return "concern" if question.concern and value == question.concern.value else "reassure"
 
 
 def _label_slot(label: str) -> Optional[str]:
-    return TOPIC_OF_LABEL.get(label)
+    return rules().topic_of_label.get(label)
 
 
 def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
@@ -212,11 +203,14 @@ def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
         _put_max(updates, slots, "temperature", ex.temperature_c)
     if requested == "temperature" and ex.temperature_c is None and re.search(r"\bnormal\b", ex.text):
         _put_max(updates, slots, "temperature", NORMAL_TEMPERATURE_C)  # "it was normal"
-    if requested in ("fever", "temperature") and ex.temperature_c is None and ex.number is not None:
-        value = ex.number if ex.number < 50 else round((ex.number - 32) * 5 / 9, 1)
-        if 33 <= value <= 44:
-            _put_max(updates, slots, "temperature", value)
-            if value >= FEVER_THRESHOLD_C:
+    if requested in ("fever", "temperature") and ex.temperature_c is None:
+        # A number said to these questions is a temperature ("the strip said 37"),
+        # in °F when above 50; corrected readings count at their highest.
+        readings = [n if n < 50 else round((n - 32) * 5 / 9, 1) for n in ex.numbers]
+        readings = [r for r in readings if 33 <= r <= 44]
+        if readings:
+            _put_max(updates, slots, "temperature", max(readings))
+            if max(readings) >= FEVER_THRESHOLD_C:
                 put("fever", "present")
     if ex.days is not None and (requested == "days_since_procedure" or said.get("swelling")):
         _put_max(updates, slots, "days_since_procedure", ex.days)
@@ -232,11 +226,8 @@ def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
     if ex.about_someone_else and not slots.get("about_someone_else"):
         updates["about_someone_else"] = True
 
-    if requested and slots.get(requested) is None and requested not in updates:
-        _answer_pending(ex, requested, slots, updates, put)
-        if not updates and unclear_means_unsure:
-            _answer_pending(Extraction(text=ex.text, answer="unsure"), requested, slots,
-                            updates, put)
+    if requested in QUESTIONS and slots.get(requested) in (None, NOT_ASKED):
+        _answer_pending(ex, requested, slots, updates, put, unclear_means_unsure)
     if requested in updates and updates[requested] is not None and slots.get("reask") == requested:
         updates["reask"] = None
     _mark_follow_ups(slots, updates)
@@ -266,24 +257,36 @@ def _mark_follow_ups(slots: Slots, updates: Slots) -> None:
             updates[slot] = NOT_ASKED
 
 
-def _answer_pending(ex, requested, slots, updates, put) -> None:
-    status = _pending_status(ex, requested)
-    if requested in ("temperature", "days_since_procedure"):
+def _answer_pending(ex: Extraction, requested: str, slots: Slots, updates: Slots, put,
+                    unclear_means_unsure: bool) -> None:
+    """Read the reply as the answer to the pending question.
+
+    A worrying reading always counts (findings only get worse); a reassuring or an
+    unsure one only when nothing else in the reply answered the question.
+    """
+    question = QUESTIONS[requested]
+    answered = updates.get(requested) is not None
+    if question.kind == "number":
         # No number: "no", "haven't checked", "not sure" all mean not knowing it.
-        status = UNSURE if status is not None else None
-    if status is None:
+        reading = None if answered else (
+            "unsure" if (ex.answer or ex.cue_kinds(requested) or unclear_means_unsure) else None)
+    else:
+        reading = pending_reading(ex, requested)
+        if reading is None and unclear_means_unsure and not answered:
+            reading = "unsure"
+    if reading == "concern":
+        put(requested, question.concern.value)
+    elif answered or reading is None:
         return
-    if status == UNSURE:
-        if slots.get("reask") != requested:
-            updates["reask"] = requested
-            return
+    elif reading == "reassure":
+        put(requested, question.reassure.value)
+    elif slots.get("reask") != requested:
+        updates["reask"] = requested
+    else:
         # Second "not sure": treat the finding as present, never as absent.
-        updates[requested] = STILL_UNSURE_VALUES.get(requested, ANSWER_VALUES.get(requested, (0, 0))[1])
+        updates[requested] = question.still_unsure
         updates["unsure_slots"] = list(slots.get("unsure_slots") or []) + [requested]
         updates["reask"] = None
-        return
-    if_no, if_yes = ANSWER_VALUES[requested]
-    put(requested, if_yes if status == PRESENT else if_no)
 
 
 def _put_max(updates: Slots, slots: Slots, slot: str, value: float) -> None:  # noqa: D103

@@ -1,9 +1,13 @@
 """Symptom extraction: free text -> what the patient reports, with negation.
 
-Deterministic, rule-based, no model weights: spaCy's blank English tokenizer,
-an EntityRuler built from `bot.vocabulary`, and negspacy's NegEx run twice,
-once for negation ("no pus") and once for uncertainty ("not sure if ...").
-The red-flag safety net and the form's slot filling both use `extract`.
+Deterministic, rule-based, no model weights: spaCy's blank English tokenizer
+(contractions kept whole, as the data writes them), an EntityRuler with token
+patterns compiled from `bot/language/concepts.yml`, and negspacy's NegEx run
+twice, once for negation ("no pus") and once for uncertainty ("not sure if ...").
+A Matcher finds the answer cues of every question (`bot/questions.yml`) and
+the shared ones (`bot/language/answers.yml`): how the reply answers the
+question that was asked. The red-flag safety net and the form's slot filling
+both use `extract`.
 """
 from __future__ import annotations
 
@@ -17,10 +21,13 @@ from typing import Optional
 import spacy
 from negspacy.negation import Negex
 from spacy.language import Language
+from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
-from bot import vocabulary as vocab
 from bot.channels.text import clean_message
+from bot.language import rules
+from bot.language.patterns import compile_phrase, gap_tokens, pattern_words, spell_out
+from bot.questions import QUESTIONS
 
 PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
 RED_FLAG_LABELS = frozenset(
@@ -30,8 +37,12 @@ RED_FLAG_LABELS = frozenset(
 # in more, and it bounds the work a pasted essay can cause. The full text is
 # still stored by Rasa.
 MAX_ANALYSED_CHARS = 2000
-# How many words a negation cue reaches forward ("no sign of any redness" is 3).
-NEGATION_WINDOW = 5
+# Words before an answer cue that can negate it ("isn't helping", "I can't say I
+# don't"), and that can make it uncertain ("not sure if it's spreading").
+CUE_NEGATION_REACH, CUE_UNCERTAINTY_REACH = 5, 6
+CUE_GAP_WORDS = 3
+UNCERTAIN_WORDS = {"sure", "know", "tell", "idea", "wondering", "maybe", "might", "could",
+                   "possibly", "whether", "unsure", "certain"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,13 @@ class Extraction:
     number: Optional[float] = None  # a bare number, for follow-up questions
     about_child: bool = False
     about_someone_else: bool = False
+    numbers: tuple[float, ...] = ()  # every number, for the temperature question
+    # Answer cues found: scope (a question slot, or "*" for every question) -> kinds
+    # (concern | reassure | unsure), negation already applied.
+    cues: dict = field(default_factory=dict)
+
+    def cue_kinds(self, slot: str) -> set[str]:
+        return set(self.cues.get(slot, ())) | set(self.cues.get("*", ()))
 
     def status(self, label: str) -> Optional[str]:
         """Combined status of a label; any present mention wins (never under-triage)."""
@@ -86,8 +104,9 @@ _ANSWER_WORDS = {"nope", "nah", "yes", "yeah", "yep", "yup", "aye", "ok", "okay"
 
 
 def _spell(word: str) -> str:
-    if word in vocab.SPELLING:
-        return vocab.SPELLING[word]
+    spelling = rules().spelling
+    if word in spelling:
+        return spelling[word]
     if word.endswith("in") and len(word) >= 4 and word + "g" in _known_words():
         return word + "g"  # "bleedin", "shiverin", "goin"
     return word
@@ -152,14 +171,15 @@ def normalise(text: str) -> str:
 # ---------------------------------------------------------------- the pipeline
 @Language.factory(
     "patient_negex",
-    default_config={"neg_termset": vocab.NEGATION_TERMSET, "ent_types": [],
-                    "extension_name": "negex", "chunk_prefix": []},
+    default_config={"neg_termset": {}, "ent_types": [], "extension_name": "negex",
+                    "chunk_prefix": []},
 )
 class PatientNegex(Negex):
     """NegEx that ignores cue words lying inside another symptom.
 
     "soaked, only stopped when I pressed" must not read "stopped" (part of the
-    pressure phrase) as negating "soaked".
+    pressure phrase) as negating "soaked"; "no pins and needles" must not end the
+    scope of "no" at the "and" of the symptom.
     """
 
     def process_negations(self, doc: Doc):
@@ -170,63 +190,97 @@ class PatientNegex(Negex):
             _, start, end = match
             return not any(s <= start and end <= e for s, e in inside)
 
-        return [m for m in preceding if free(m)], [m for m in following if free(m)], terminating
+        # A scope-ending word inside a symptom ("pins and needles") does not end the scope.
+        return ([m for m in preceding if free(m)], [m for m in following if free(m)],
+                [m for m in terminating if free(m)])
 
     def negex(self, doc: Doc) -> Doc:
-        """NegEx's loop, with a window: a cue more than NEGATION_WINDOW words
+        """NegEx's loop, with a window: a cue more than `negation_window` words
         before a finding does not reach it ("not swollen... OMG he's having a
         seizure"). A cue inside the entity ("can't breathe") never negates it."""
         preceding, following, terminating = self.process_negations(doc)
+        window = rules().negation_window
         for start, end in self.termination_boundaries(doc, terminating):
             cues_before = [c for c in preceding if start <= c[1] < end]
             cues_after = [c for c in following if start <= c[1] < end]
             for ent in doc[start:end].ents:
-                if any(c[2] <= ent.start and ent.start - c[2] <= NEGATION_WINDOW for c in cues_before) \
+                if any(c[2] <= ent.start and ent.start - c[2] <= window for c in cues_before) \
                         or any(c[1] >= ent.end for c in cues_after):
                     ent._.set(self.extension_name, True)
         return doc
 
 
-def _entity_patterns() -> list[dict]:
-    patterns = []
-    for label, phrases in vocab.CONCEPTS.items():
-        for phrase in phrases:
-            for variant in vocab.expand(phrase):
-                patterns.append({"label": label, "pattern": variant})
-    return patterns + vocab.near_patterns()
+def _tokenizer(nlp: Language):
+    def tokenize(text: str) -> list[str]:
+        return [t.lower_ for word in text.split() for t in nlp.tokenizer(word)]
+    return tokenize
 
 
-def _termset(termset: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {key: sorted({v for phrase in phrases for v in vocab.expand(phrase)})
+def _entity_patterns(nlp: Language) -> list[dict]:
+    language, tokenize = rules(), _tokenizer(nlp)
+    patterns = [{"label": label, "pattern": pattern}
+                for label, phrases in language.concepts.items() for phrase in phrases
+                for pattern in compile_phrase(phrase, tokenize)]
+    # A negation between the two words is not part of the finding ("glands aren't up").
+    gap = {"LOWER": {"NOT_IN": list(language.clause_breakers) + sorted(language.negators)},
+           "OP": "?"}
+    for rule in language.near:
+        patterns.append({"label": rule.label, "pattern": [
+            {"LOWER": {"IN": list(rule.first)}}, *([gap] * language.near_gap),
+            {"LOWER": {"IN": list(rule.then)}}]})
+    return patterns
+
+
+def _termset(termset: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    return {key: sorted({v for phrase in phrases for v in spell_out(phrase)})
             for key, phrases in termset.items()}
 
 
 @lru_cache(maxsize=1)
 def _known_words() -> frozenset[str]:
     """Every word the patterns use: to restore a dropped g ("bleedin" -> "bleeding")."""
-    words = set()
-    for phrases in vocab.CONCEPTS.values():
-        for phrase in phrases:
-            for variant in vocab.expand(phrase):
-                words.update(variant.split())
-    return frozenset(words)
+    ruler = pipeline().get_pipe("entity_ruler")
+    return frozenset(w for p in ruler.patterns for w in pattern_words(p["pattern"]))
+
+
+def _cue_matcher(nlp: Language) -> Matcher:
+    """One Matcher for every answer cue, keyed "<slot>|<kind>" ("*" for every question)."""
+    language, tokenize = rules(), _tokenizer(nlp)
+    gap = gap_tokens(CUE_GAP_WORDS, language.clause_breakers)
+    matcher = Matcher(nlp.vocab)
+    scoped = [("*", kind, phrases) for kind, phrases in language.cues.items()]
+    for slot, question in QUESTIONS.items():
+        for kind, cue in (("concern", question.concern), ("reassure", question.reassure)):
+            if cue:
+                scoped.append((slot, kind, cue.phrases))
+    for scope, kind, phrases in scoped:
+        patterns = [p for phrase in phrases for p in compile_phrase(phrase, tokenize, gap)]
+        matcher.add(f"{scope}|{kind}", patterns)
+    return matcher
 
 
 @lru_cache(maxsize=1)
 def pipeline() -> Language:
     nlp = spacy.blank("en")
+    nlp.tokenizer.rules = {}  # "can't", "isn't" stay one word, as the data writes them
     nlp.add_pipe("sentencizer")
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
-    ruler.add_patterns(_entity_patterns())
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(_entity_patterns(nlp))
+    language = rules()
     nlp.add_pipe("patient_negex", name="negation",
-                 config={"neg_termset": _termset(vocab.NEGATION_TERMSET)})
+                 config={"neg_termset": _termset(language.negation)})
     if not Span.has_extension("unsure"):
         Span.set_extension("unsure", default=False)
     nlp.add_pipe(
         "patient_negex", name="uncertainty",
-        config={"neg_termset": _termset(vocab.UNSURE_TERMSET), "extension_name": "unsure"},
+        config={"neg_termset": _termset(language.uncertainty), "extension_name": "unsure"},
     )
     return nlp
+
+
+@lru_cache(maxsize=1)
+def cue_matcher() -> Matcher:
+    return _cue_matcher(pipeline())
 
 
 _LIST_JOINERS = {",", "or", "nor", "and/or", "/", "a", "an", "any", "the", "some"}
@@ -281,7 +335,9 @@ def _mentions(doc: Doc) -> list[Mention]:
 _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "fourteen": 14, "couple of": 2, "a couple of": 2, "few": 3, "a few": 3,
+    "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "couple of": 2, "a couple of": 2, "few": 3, "a few": 3,
 }
 _TEMP = re.compile(
     r"(?<![\d.])(\d{2,3}(?:[.,]\d{1,2})?)\s*(degrees\s*)?"
@@ -290,8 +346,9 @@ _TEMP = re.compile(
 _TEMP_CONTEXT = re.compile(r"temperature|fever|thermometer|degrees|feverish|hot|reading|measured")
 _DURATION = re.compile(
     r"\b(\d+(?:\.\d+)?|a couple of|couple of|a few|few|an?|one|two|three|four|five|six|seven|"
-    r"eight|nine|ten|eleven|twelve|fourteen)\s*(?:and a half\s*)?"
-    r"(day|days|week|weeks|fortnight|fortnights)\b(\s+and a half)?"
+    r"eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
+    r"nineteen|twenty|thirty)\s*(?:and a half\s*)?"
+    r"(day|days|week|weeks|fortnight|fortnights|month|months)\b(\s+and a half)?"
 )
 _CHILD = re.compile(
     r"\b(my|our|the) (little |baby |eldest |youngest |oldest |younger |older |teenage |)(son|daughter|child|kid|boy|girl|baby|toddler|little one|grandson|"
@@ -305,7 +362,9 @@ _SOMEONE_ELSE = re.compile(
 
 
 def _temperature(text: str) -> tuple[Optional[float], bool]:
-    """(°C, unambiguous) for the first plausible temperature in the text."""
+    """(°C, unambiguous) for the highest plausible temperature in the text: a reading
+    taken again and corrected ("37.5... no, just checked again, 38.3") counts at its worst."""
+    readings = []
     for match in _TEMP.finditer(text):
         value = float(match.group(1).replace(",", "."))
         unit = (match.group(3) or "").strip()
@@ -314,8 +373,8 @@ def _temperature(text: str) -> tuple[Optional[float], bool]:
             value = round((value - 32) * 5 / 9, 1)
         if 33 <= value <= 44 and (explicit or "." in match.group(1) or "," in match.group(1)
                                   or _TEMP_CONTEXT.search(text)):
-            return value, True
-    return None, False
+            readings.append(value)
+    return (max(readings), True) if readings else (None, False)
 
 
 _WEEKDAY = re.compile(r"\b(last |on |since |this |)(monday|tuesday|wednesday|thursday|friday|saturday|"
@@ -337,6 +396,11 @@ def _days(text: str, today: Optional[date] = None) -> Optional[float]:
         found.append(8 if not re.search(r"\b(nearly|almost)\b", text) else 6)
     if re.search(r"\blast week\b", text):
         found.append(7)
+    longer = re.search(r"\b(?:a|one) week and (?:a bit|a half|a day|(?:a |)(?:few|couple of|"
+                       r"(\d+|two|three|four|five|six)) days?)\b", text)
+    if longer:
+        extra = longer.group(1)
+        found.append(7 + (float(extra) if extra and extra.isdigit() else _NUMBER_WORDS.get(extra or "", 1)))
     for match in _DURATION.finditer(text):
         amount, unit = match.group(1), match.group(2)
         number = float(amount) if amount[0].isdigit() else _NUMBER_WORDS.get(amount, 1)
@@ -344,6 +408,8 @@ def _days(text: str, today: Optional[date] = None) -> Optional[float]:
             number *= 7
         elif unit.startswith("fortnight"):
             number *= 14
+        elif unit.startswith("month"):
+            number *= 30
         if "and a half" in match.group(0):
             number += 3.5 if unit.startswith("week") else 0.5
         found.append(number)
@@ -358,77 +424,115 @@ def _days(text: str, today: Optional[date] = None) -> Optional[float]:
     return max(found) if found else None
 
 
+def _numbers(text: str) -> tuple[float, ...]:
+    return tuple(float(n.replace(",", ".")) for n in re.findall(r"(?<![\d.])\d+(?:[.,]\d+)?", text))
+
+
 def _bare_number(text: str) -> Optional[float]:
     match = re.fullmatch(r"\D{0,20}?(\d+(?:[.,]\d+)?)\D{0,30}", text)
     return float(match.group(1).replace(",", ".")) if match else None
 
 
 # ---------------------------------------------------------------- bare answers
-_UNSURE_ANSWER = re.compile(
-    r"\b(not sure|not certain|not too sure|don't know|do not know|no idea|can't tell|"
-    r"cannot tell|hard to tell|difficult to tell|can't say|couldn't say|not 100%|unsure|"
-    r"no clue|haven't checked|haven't looked|not checked|haven't measured|not measured|"
-    r"can't check|cannot check|no thermometer|don't have a thermometer|can't remember|"
-    r"don't remember|^hmm+$|^um+$|^erm+$|^\?+$)"
-)
-_NO_ANSWER = re.compile(
-    r"^(no|nope|nah|none|nothing|never|negative|nil|zero|not really|not at all|"
-    r"not that (i|we|either|anyone|he|she|they|my)|not as such|negative|i don't think so|don't think so|i dont think so|not as far as i|all good|"
-    r"all fine|it's fine|its fine|fine|it's ok|all ok|seems fine|looks fine|nothing like that|"
-    r"no none|no sign|not any|not now|not anymore|not any more|no longer|no it's fine|not yet)\b"
-)
-_YES_ANSWER = re.compile(
-    r"^(yes|yeah|yep|aye|yup|correct|i think so|think so|a bit|a little|slightly|some|kind of|"
-    r"sort of|a lot|definitely|probably|maybe|possibly|there is|it is|it does|he does|she does|"
-    r"(i |)(can't|cannot) say (it|he|she) (isn't|is not|hasn't|has not|wasn't)|i'd say so|a touch|"
-    r"ever so slightly|touch of|"
-    r"he has|she has|i have|it has|true|affirmative|sure|certainly|absolutely|lots|loads|"
-    r"quite|very|really)\b"
-)
-
-
-# "It's clean and dry", "nothing there", "haven't found anything": a no, said
-# as a statement rather than with "no" first.
-_NEGATIVE_STATEMENT = re.compile(
-    r"\b((is|looks|look|it's|was|been|stayed|staying|seems|all|dressing's|site's|plaster's|"
-    r"bandage's|skin's) (completely |totally |all |really |very |nice and |perfectly |)"
-    r"(clean|dry|clear|fine|normal|ok|okay|good|healing well|healing nicely|healed)|"
-    r"nothing (there|on it|at all|found|coming out|to report|like that|of the sort|unusual|new)|"
-    r"(haven't|have not|didn't|did not|can't|cannot) (found|find|noticed|notice|seen|see|felt|feel) "
-    r"(any|anything|a thing|nothing)|not a (drop|spot|thing|sign|trace)|all clear|"
-    r"(clean|dry) and (dry|clean)|no problems?|no issues?|no change|dry as a bone|bone dry|"
-    r"clean as a whistle|right as rain|nothing doing)\b"
-)
-# "just a bruise", "only a bit sore": whatever was asked, the answer is no.
-_JUST = re.compile(r"\b(just|only|apart from|except( for)?|other than)\b")
-
-
-_FILLER = re.compile(r"^((oh|ok|okay|ah|ahh|right|well|sorry|so|hmm|erm|um|uh|hi|hello|"
-                     r"oh right|oh ok|ah right|ah ok|i see|got it|thanks|thank you)[\s,.!-]+)+")
-
-
-# "Can't say I have" is a no, though "can't say" alone is a not sure.
-_NO_DESPITE_HEDGE = re.compile(r"^(i |)(can't|cannot) say (that |)(i|we|he|she|they) (have|has|had|did|noticed)\b")
-
-
 def _answer(text: str, has_present: bool) -> Optional[str]:
-    stripped = _FILLER.sub("", text.strip(" .!,")).strip(" .!,")
-    if _NO_DESPITE_HEDGE.search(stripped):
+    """A reply's plain yes / no / unsure, whatever was asked (bot/language/answers.yml);
+    "fine" for a no said as a statement ("it's clean and dry")."""
+    bare = rules().bare
+    stripped = bare["filler"].sub("", text.strip(" .!,")).strip(" .!,")
+    if bare["no_despite_hedge"].search(stripped):
         return "no"
-    if _UNSURE_ANSWER.search(stripped):
+    if bare["unsure"].search(stripped):
         return "unsure"
-    if _NO_ANSWER.search(stripped):
+    if bare["deny"].search(stripped):
         return "no"
-    if _YES_ANSWER.search(stripped):
+    if bare["affirm"].search(stripped):
         return "yes"
-    if _NEGATIVE_STATEMENT.search(stripped) or (has_present and _JUST.search(stripped)):
+    if bare["negative_statement"].search(stripped) or (has_present and bare["just"].search(stripped)):
         return "fine"  # "no" to "is there a problem?" (the pressure question reads it as yes)
     return None
 
 
+def strong_yes(text: str) -> bool:
+    """A reply that starts with a plain yes ("yes", "yeah"), not a hedge ("a bit")."""
+    first = re.split(r"[\s,.!]+", text.strip(), maxsplit=1)[0]
+    return first in rules().strong_yes
+
+
+# ---------------------------------------------------------------- answer cues
+_LIST_WORDS = {"or", "nor", "and/or", "/", "any", "a"}
+
+
+def _clause_before(doc: Doc, start: int, reach: int) -> list:
+    """Up to `reach` words before `start` in the same clause; the words of a list
+    ("no lumps or bumps") do not count, so a negation reaches along it."""
+    breakers = set(rules().clause_breakers)
+    before: list = []
+    counted = 0
+    for token in reversed(doc[:start]):
+        if token.lower_ in breakers or counted >= reach:
+            break
+        before.append(token)
+        counted += token.lower_ not in _LIST_WORDS
+    return before
+
+
+def _longest_cues(doc: Doc) -> list[tuple[str, str, int, int]]:
+    """Cue matches, without those inside a longer one of the same scope: "smells of
+    nothing" is not also "smells"."""
+    matches = sorted(((*doc.vocab.strings[m].split("|"), s, e) for m, s, e in cue_matcher()(doc)),
+                     key=lambda m: m[2] - m[3])
+    kept: list[tuple[str, str, int, int]] = []
+    for scope, kind, start, end in matches:
+        if not any(k[0] in (scope, "*") and k[2] <= start and end <= k[3] and (k[2], k[3]) != (start, end)
+                   for k in kept):
+            kept.append((scope, kind, start, end))
+    return kept
+
+
+def _cues(doc: Doc) -> dict[str, set[str]]:
+    """Answer cues in the reply, per scope. A cue with a negation before it or inside
+    its gap says the opposite: "hasn't spread" reassures; "isn't helping" is a
+    `negated_reassure` (a concern, but weaker than "not sure"); a concern after "not
+    sure if" is unsure."""
+    language = rules()
+    found: dict[str, set[str]] = {}
+    for scope, kind, start, end in _longest_cues(doc):
+        literal = _literal_words(scope, kind)
+        inside = [t for t in doc[start:end] if t.lower_ in language.negators
+                  and t.lower_ not in literal]
+        # A cue that starts at a clause break (", nothing") has nothing before it.
+        opens_clause = doc[start].lower_ in language.clause_breakers
+        before = [] if opens_clause else _clause_before(doc, start, CUE_NEGATION_REACH)
+        # Two negations cancel: "I can't say I don't feel woozy" is a yes.
+        negations = len(inside) + sum(t.lower_ in language.negators for t in before)
+        negated = negations % 2 == 1
+        if kind == "concern" and any(
+                t.lower_ in UNCERTAIN_WORDS for t in _clause_before(doc, start, CUE_UNCERTAINTY_REACH)):
+            kind = "unsure"
+        elif negated and kind == "concern":
+            kind = "reassure"
+        elif negated and kind == "reassure":
+            kind = "negated_reassure"
+        found.setdefault(scope, set()).add(kind)
+    return found
+
+
+@lru_cache(maxsize=None)
+def _literal_words(scope: str, kind: str) -> frozenset[str]:
+    """The words a cue's own phrases spell: its own "not" ("not going anywhere") does
+    not negate it."""
+    if scope == "*":
+        phrases = rules().cues[kind]
+    else:
+        cue = getattr(QUESTIONS[scope], kind)
+        phrases = cue.phrases if cue else ()
+    return frozenset(w for phrase in phrases for spelled in spell_out(phrase)
+                     for w in spelled.split())
+
+
 @lru_cache(maxsize=1)
 def _compiled_regex_concepts() -> list[tuple[str, re.Pattern]]:
-    return [(label, re.compile(rx)) for label, rxs in vocab.REGEX_CONCEPTS.items() for rx in rxs]
+    return [(label, rx) for label, rxs in rules().regex.items() for rx in rxs]
 
 
 def _regex_mentions(text: str) -> list[Mention]:
@@ -451,6 +555,7 @@ def extract(text: str) -> Extraction:
     clean = normalise(text or "")
     doc = pipeline()(clean)
     _carry_negation_through_lists(doc)
+    cues = _cues(doc)
     temperature, said = _temperature(clean)
     mentions = [m for m in _mentions(doc) if m.label != "NOT_SYMPTOM"] + _regex_mentions(clean)
     if _ASKING_WHAT_A_WORD_MEANS.search(clean):
@@ -465,6 +570,8 @@ def extract(text: str) -> Extraction:
         temperature_said=said,
         days=_days(clean),
         number=_bare_number(clean),
+        numbers=_numbers(clean),
+        cues=cues,
         about_child=bool(_CHILD.search(clean)),
         about_someone_else=bool(_CHILD.search(clean) or _SOMEONE_ELSE.search(clean)),
     )

@@ -1,99 +1,102 @@
-"""The questions the bot asks, one per form slot, in three wordings.
+"""The question registry (`bot/questions.yml`), loaded and checked once.
 
-`adult` speaks to the patient, `child` to a parent or carer about a child, and
-`simpler` is the re-ask after a first "not sure" (policy: asked once more in
-simpler words). Main questions use the policy's own wording.
+Each question knows its slot, its kind, its values from mildest to worst, what
+a plain yes and no mean for it, the value and phrases of its worrying and its
+reassuring answer, and its wordings and buttons. `bot.dialogue` reads the
+answers with it; the ask actions word the questions with it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
 
-YES_NO_UNSURE = ("Yes", "No", "Not sure")
+import yaml
+
+from bot.language import LanguageDataError, check_keys, check_phrases
+
+REGISTRY = Path(__file__).with_name("questions.yml")
+KINDS = {"main", "follow_up", "number"}
+UNSURE_BUTTON = "Not sure"
+
+
+@dataclass(frozen=True)
+class Cue:
+    value: str
+    phrases: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Question:
+    slot: str
+    kind: str
+    values: tuple[str, ...]
+    yes_means: Optional[str]
+    no_means: Optional[str]
+    concern: Optional[Cue]
+    reassure: Optional[Cue]
+    still_unsure: Optional[str]
+    asks_about: str
     adult: str
     child: str
     simpler: str
-    buttons: tuple[str, ...] = YES_NO_UNSURE
+    buttons: tuple[str, ...]
+
+    def worse(self, old: Any, new: Any) -> bool:
+        """Whether `new` is a worse reading than `old` (findings only get worse)."""
+        if old not in self.values or new not in self.values:
+            return False
+        return self.values.index(new) > self.values.index(old)
 
 
-QUESTIONS: dict[str, Question] = {
-    "bleeding": Question(
-        "Is there any bleeding from the biopsy site?",
-        "Is there any bleeding from your child's biopsy site?",
-        "Look at the dressing or plaster where the needle went in. Is there any blood on it, or coming out?",
-    ),
-    "fever": Question(
-        "Have you had a fever, a high temperature, or chills/shivering?",
-        "Has your child had a fever, a high temperature, or chills/shivering?",
-        "Do you feel hot, or shivery and cold? If you have a thermometer, is it 38°C (100.4°F) or more?",
-    ),
-    "swelling": Question(
-        "Is the area around the biopsy site swollen, red, warm, or more painful?",
-        "Is the area around your child's biopsy site swollen, red, warm, or more painful?",
-        "Gently look at and touch the skin around the site. Is it puffy, red, hot, or hurting more than before?",
-    ),
-    "pus": Question(
-        "Is there any pus, cloudy fluid or a bad smell from the site?",
-        "Is there any pus, cloudy fluid or a bad smell from your child's biopsy site?",
-        "Is anything yellow, green or cloudy coming out of the site, or does it smell bad?",
-    ),
-    "lymph_nodes": Question(
-        "Have you noticed any swollen glands (lumps) in your neck, armpit or groin?",
-        "Have you noticed any swollen glands (lumps) in your child's neck, armpit or groin?",
-        "Feel gently in the neck, the armpits and the top of the legs. Are there any new lumps or swellings?",
-    ),
-    "bleeding_stops_with_pressure": Question(
-        "If you press firmly on the site for 10 minutes, does the bleeding stop?",
-        "If you press firmly on your child's biopsy site for 10 minutes, does the bleeding stop?",
-        "Press hard on the site with a clean pad for 10 minutes. Has the bleeding stopped?",
-        ("Yes, it stops", "No, it doesn't stop", "Not sure"),
-    ),
-    "feeling_faint": Question(
-        "Do you feel faint, dizzy, or cold and clammy?",
-        "Does your child seem faint or dizzy, or feel cold and clammy?",
-        "Do you feel like you might pass out, or is your skin cold and sweaty?",
-    ),
-    "temperature": Question(
-        "What was the temperature, if you measured it (for example 38.2°C or 101°F)?",
-        "What was your child's temperature, if you measured it (for example 38.2°C or 101°F)?",
-        "If you have a thermometer, please take the temperature now and type the number. If you can't, say \"can't check\".",
-        ("Can't check",),
-    ),
-    "immune_weak": Question(
-        "Do you have a weak immune system, for example because of chemotherapy, a blood cancer or medicines that lower immunity?",
-        "Is your child having treatment for cancer or a blood disorder, or have they a weak immune system (for example chemotherapy)?",
-        "Are you having chemotherapy or any treatment that makes it harder to fight infections?",
-    ),
-    "very_unwell": Question(
-        "Are you confused, very drowsy, breathing fast, or is your skin mottled or very pale?",
-        "Is your child confused, very drowsy, breathing fast, or is their skin mottled or very pale?",
-        "Are you much more unwell than a fever alone: muddled, hard to keep awake, breathing fast, or with blotchy or very pale skin?",
-    ),
-    "days_since_procedure": Question(
-        "How many days ago was the biopsy?",
-        "How many days ago was your child's biopsy?",
-        "Roughly how long ago was the biopsy: today, yesterday, or how many days?",
-        ("Today", "Yesterday", "More than a week ago"),
-    ),
-    "spreading_redness": Question(
-        "Is the redness spreading quickly, or are there red streaks coming from the site?",
-        "Is the redness on your child's skin spreading quickly, or are there red streaks coming from the site?",
-        "Is the red area getting bigger quickly, or can you see red lines going away from the site?",
-    ),
-    "pain_uncontrolled": Question(
-        "Is the pain severe and not eased by painkillers, or can you not move the limb or put weight on it?",
-        "Is your child's pain severe and not eased by painkillers, or can they not move the limb or put weight on it?",
-        "Does paracetamol fail to help the pain, or is it too painful to move or stand on that leg or arm?",
-    ),
-    "numbness": Question(
-        "Do you have any new numbness, tingling or weakness in the leg or arm near the biopsy?",
-        "Does your child have any new numbness, tingling or weakness in the leg or arm near the biopsy?",
-        "Does the leg or arm feel numb, tingly like pins and needles, or weaker than usual?",
-    ),
-}
+_QUESTION_KEYS = {"kind", "values", "yes_means", "no_means", "concern", "reassure",
+                  "still_unsure", "asks_about", "wording", "buttons"}
+_REQUIRED = {"kind", "values", "asks_about", "wording", "buttons"}
+
+
+def _cue(where: str, data: Any, values: tuple[str, ...]) -> Optional[Cue]:
+    if data is None:
+        return None
+    check_keys(where, data, {"value", "phrases"})
+    if data["value"] not in values:
+        raise LanguageDataError(f"{where}: value {data['value']!r} is not one of {values}")
+    return Cue(data["value"], check_phrases(f"{where}.phrases", data["phrases"]))
+
+
+def _question(slot: str, data: Any) -> Question:
+    where = f"questions.yml: {slot}"
+    check_keys(where, data, _QUESTION_KEYS, _REQUIRED)
+    if data["kind"] not in KINDS:
+        raise LanguageDataError(f"{where}: kind must be one of {sorted(KINDS)}")
+    values = tuple(str(v) for v in data["values"])
+    for key in ("yes_means", "no_means"):
+        if key in data and data[key] not in values:
+            raise LanguageDataError(f"{where}: {key} {data[key]!r} is not one of {values}")
+    if data["kind"] != "number" and not {"yes_means", "no_means", "concern", "reassure"} <= set(data):
+        raise LanguageDataError(f"{where}: a yes/no question needs yes_means, no_means, "
+                                f"concern and reassure")
+    wording = data["wording"]
+    check_keys(f"{where}.wording", wording, {"adult", "child", "simpler"})
+    concern = _cue(f"{where}.concern", data.get("concern"), values)
+    return Question(
+        slot=slot, kind=data["kind"], values=values, yes_means=data.get("yes_means"),
+        no_means=data.get("no_means"), concern=concern,
+        reassure=_cue(f"{where}.reassure", data.get("reassure"), values),
+        still_unsure=data.get("still_unsure", concern.value if concern else None),
+        asks_about=data["asks_about"], adult=wording["adult"], child=wording["child"],
+        simpler=wording["simpler"], buttons=tuple(data["buttons"]))
+
+
+def load(path: Path = REGISTRY) -> dict[str, Question]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise LanguageDataError(f"{path.name}: expected a mapping of questions")
+    return {slot: _question(slot, entry) for slot, entry in data.items()}
+
+
+QUESTIONS: dict[str, Question] = load()
+MAIN_QUESTIONS = tuple(slot for slot, q in QUESTIONS.items() if q.kind == "main")
+FOLLOW_UPS = tuple(slot for slot, q in QUESTIONS.items() if q.kind != "main")
 
 
 def wording(slot: str, *, child: bool, simpler: bool) -> tuple[str, tuple[str, ...]]:

@@ -69,7 +69,8 @@ def test_ask_action_uses_carer_wording_and_simpler_reask():
     ask = triage_form.AskQuestion_fever()
     messages, _, _ = run(ask, tracker("", {"patient_is_child": True}))
     assert messages[0]["text"].startswith("Has your child")
-    assert [b["payload"] for b in messages[0]["buttons"]] == ["Yes", "No", "Not sure"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        "Yes, hot or shivery", "No fever or chills", "Not sure"]
     messages, _, _ = run(ask, tracker("", {"reask": "fever"}))
     assert "38°C" in messages[0]["text"]
 

@@ -73,3 +73,16 @@ def test_never_says_you_are_fine(rule):
     text = render(assess([rule.finding]), CFG, OPEN).text.lower()
     assert "you are fine" not in text and "you're fine" not in text
     assert "stop taking" not in text
+
+
+def test_advice_names_the_question_whose_answer_stayed_unclear():
+    from datetime import datetime, timezone
+
+    from bot.advice import render
+    from bot.config import settings
+    from bot.triage import assess
+
+    advice = render(assess(["site.inflamed", "site.nerve_symptoms"]), settings(),
+                    datetime(2026, 3, 10, 12, tzinfo=timezone.utc), unclear=["numbness"])
+    assert "You weren't sure about new numbness, tingling or weakness" in advice.text
+    assert "counted it as present" in advice.text

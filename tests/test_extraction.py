@@ -3,7 +3,7 @@ import pytest
 
 from bot.extraction import ABSENT, PRESENT, UNSURE, extract
 
-# text, {label: status} that must hold. Labels are bot.vocabulary.CONCEPTS keys.
+# text, {label: status} that must hold. Labels are those of bot/language/concepts.yml.
 CASES = [
     # negation, in the many ways patients write it
     ("no bleeding", {"BLEED": ABSENT}),

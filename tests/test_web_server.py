@@ -352,4 +352,5 @@ def test_the_real_bot_answers_through_the_proxy(live_web):
     assert response.status_code == 200
     messages = response.json()
     assert any("bleeding from the biopsy site" in m.get("text", "") for m in messages)
-    assert [b["title"] for b in messages[-1]["buttons"]] == ["Yes", "No", "Not sure"]
+    assert [b["title"] for b in messages[-1]["buttons"]] == ["Yes, it's bleeding", "No bleeding",
+                                                             "Not sure"]

@@ -3,14 +3,23 @@
 Each vignette gives the opening message, the answer to each question (by slot
 name; a list gives successive replies to a re-ask), facts for follow-ups, and
 the expected level. Questions are answered by reading `requested_slot` from
-the tracker, like a patient answering what is asked; anything not given is "no".
+the tracker, like a patient answering what is asked.
+
+A question the vignette does not answer gets a reassuring answer in the
+patient's own words from `tests/answers/pools.yml` (written for this, never a
+bare "no"): the vignette's level comes from what it does say, so the person
+has nothing to report there. Each result lists the questions answered from
+the pool, and the summary counts them.
 """
 from __future__ import annotations
 
 import json
+import re
 import uuid
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
@@ -20,6 +29,7 @@ from bot.policy import Level
 from tests.client import BotClient, texts
 
 VIGNETTE_DIR = Path(__file__).parent / "vignettes"
+POOLS_FILE = Path(__file__).parent / "answers" / "pools.yml"
 MAX_TURNS = 30
 
 
@@ -31,6 +41,7 @@ class Result:
     got: Optional[str]
     questions: int
     transcript: list = field(default_factory=list)
+    pooled: list = field(default_factory=list)  # questions answered from the pool
 
     @property
     def under(self) -> bool:
@@ -49,17 +60,46 @@ def load(directory: Path = VIGNETTE_DIR) -> list[dict]:
     return vignettes
 
 
-def _reply(vignette: dict, slot: str, times_asked: int) -> str:
-    answer = (vignette.get("answers") or {}).get(slot, (vignette.get("facts") or {}).get(slot, "no"))
+@lru_cache(maxsize=1)
+def pools() -> dict:
+    return yaml.safe_load(POOLS_FILE.read_text())["pools"]
+
+
+_CHILD_WORDS = re.compile(r"\b(son|daughter|child|kid|boy|girl|baby|toddler|little one)s?\b", re.I)
+
+
+def _speaks_for_a_child(vignette: dict) -> bool:
+    return vignette.get("voice") == "parent" or (
+        vignette.get("voice") == "carer" and bool(_CHILD_WORDS.search(vignette["opening"])))
+
+
+def _pool_answer(vignette: dict, slot: str, times_asked: int) -> str:
+    """A reassuring answer from the pool, the same one for the same vignette every run."""
+    choices = pools()[slot]["child" if _speaks_for_a_child(vignette) else "adult"]
+    seed = zlib.crc32(f"{vignette['id']}/{slot}".encode())
+    return choices[(seed + times_asked - 1) % len(choices)]
+
+
+def given_answer(vignette: dict, slot: str) -> Optional[object]:
+    answers, facts = vignette.get("answers") or {}, vignette.get("facts") or {}
+    return answers.get(slot, facts.get(slot))
+
+
+def _reply(vignette: dict, slot: str, times_asked: int) -> tuple[str, bool]:
+    """(the patient's reply, whether it came from the pool)."""
+    answer = given_answer(vignette, slot)
+    if answer is None:
+        return _pool_answer(vignette, slot, times_asked), True
     if isinstance(answer, list):
         answer = answer[min(times_asked, len(answer)) - 1]
-    return str(answer)
+    return str(answer), False
 
 
 def run_one(bot: BotClient, vignette: dict) -> Result:
     sender = f"vignette-{vignette['id']}-{uuid.uuid4().hex[:6]}"
     transcript = [("patient", vignette["opening"]), ("bot", texts(bot.say(sender, vignette["opening"])))]
     asked: list[str] = []
+    pooled: list[str] = []
     for _ in range(MAX_TURNS):
         slots = bot.slots(sender)
         if slots.get("triage_level"):
@@ -68,11 +108,13 @@ def run_one(bot: BotClient, vignette: dict) -> Result:
         if not question:
             break  # the bot is not asking anything: counted as no advice (under-triage)
         asked.append(question)
-        answer = _reply(vignette, question, asked.count(question))
+        answer, from_pool = _reply(vignette, question, asked.count(question))
+        if from_pool:
+            pooled.append(question)
         transcript += [("patient", answer), ("bot", texts(bot.say(sender, answer)))]
     return Result(id=vignette["id"], file=vignette["file"], expected=vignette["expected"],
                   got=bot.slots(sender).get("triage_level"), questions=len(asked),
-                  transcript=transcript)
+                  transcript=transcript, pooled=pooled)
 
 
 def run_all(bot: BotClient, vignettes: list[dict], workers: int = 4) -> list[Result]:
@@ -101,6 +143,8 @@ def summarise(results: list[Result]) -> dict:
         "over_triage_pct": round(100 * sum(r.over for r in results) / n, 1),
         "safe_pct": round(100 * sum(not r.under for r in results) / n, 1),
         "mean_questions": round(sum(r.questions for r in results) / n, 2),
+        "pool_answers": sum(len(r.pooled) for r in results),
+        "vignettes_using_the_pool": sum(bool(r.pooled) for r in results),
         "per_level": per_level,
         "under_triaged": [r.id for r in results if r.under],
         "over_triaged": [r.id for r in results if r.over],
@@ -119,4 +163,6 @@ def write_results(results: list[Result], summary: dict, out_dir: Path) -> None:
     lines.append(f"| **all** | {summary['vignettes']} | {summary['exact_pct']} | "
                  f"{summary['under_triage']} | {summary['over_triage_pct']} | {summary['safe_pct']} |")
     lines.append(f"\nMean number of questions: {summary['mean_questions']}")
+    lines.append(f"\nQuestions answered from the reassuring pool: {summary['pool_answers']} "
+                 f"(in {summary['vignettes_using_the_pool']} vignettes)")
     (out_dir / "vignettes.md").write_text("\n".join(lines) + "\n")
