@@ -48,10 +48,17 @@ def _worse(slot: str, old: Any, new: Any) -> bool:
     return bool(question and question.worse(old, new))
 
 
+def _as_fever(labels: set[str]) -> set[str]:
+    return (labels - {"WARMTH"}) | ({"FEEL_HOT"} if "WARMTH" in labels else set())
+
+
 def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dict[str, str]:
     """What the message itself says, per slot (present findings and clear negatives)."""
     v: dict[str, str] = {}
     present, absent = ex.labels(PRESENT), ex.labels(ABSENT)
+    if requested == "fever":
+        # "She's not hot", said to the fever question, is about her, not the site.
+        present, absent = _as_fever(present), _as_fever(absent)
     bleeding_talk = (
         requested in ("bleeding", "bleeding_stops_with_pressure")
         or present & {"BLEED", "BLEED_CONTINUED", "BLEED_MINOR", "BLEED_LOTS"}
@@ -86,8 +93,8 @@ def _topic_values(ex: Extraction, requested: Optional[str], slots: Slots) -> dic
 
     # Fever: a measured temperature under 38.0 °C with no chills is not a fever.
     measured_low = ex.temperature_c is not None and ex.temperature_c < FEVER_THRESHOLD_C
-    if present & {"CHILLS", "FEEL_HOT"} or (requested == "fever" and "WARMTH" in present):
-        v["fever"] = "present"  # "he's hot", said to the fever question, is about him
+    if present & {"CHILLS", "FEEL_HOT"}:
+        v["fever"] = "present"
     elif "FEVER" in present and not measured_low:
         v["fever"] = "present"
     elif ex.temperature_c is not None and ex.temperature_c >= FEVER_THRESHOLD_C:
@@ -274,9 +281,12 @@ def _answer_pending(ex: Extraction, requested: str, slots: Slots, updates: Slots
         reading = pending_reading(ex, requested)
         if reading is None and unclear_means_unsure and not answered:
             reading = "unsure"
-    if reading == "concern":
+    # A plain "yes" ("a bit") to a question the words already answered ("a bit sore")
+    # is about what they said; a worrying phrase for the question still counts.
+    said_worry = bool(ex.cue_kinds(requested) & {"concern", "negated_reassure"})
+    if reading == "concern" and (said_worry or not answered):
         put(requested, question.concern.value)
-    elif answered or reading is None:
+    elif answered or reading in (None, "concern"):
         return
     elif reading == "reassure":
         put(requested, question.reassure.value)

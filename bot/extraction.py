@@ -96,6 +96,8 @@ class Extraction:
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 _WORD = re.compile(r"[a-z0-9][a-z0-9'/-]*")
 _CLAUSE_STARTERS = (
+    # a named medicine too: "no calpol helps" is "no, calpol helps" ("no tablet helps" is not)
+    "paracetamol calpol ibuprofen nurofen tylenol advil motrin codeine co-codamol "
     "it it's its i i'm i've he he's she she's they they're there there's but just only "
     "the my his her their that this although though however not nothing thanks thank "
     "all fine ok okay its all everything looks seems its's we"
@@ -476,14 +478,55 @@ def _clause_before(doc: Doc, start: int, reach: int) -> list:
     return before
 
 
+# Words that may stand between two negations that cancel ("I can't say I don't").
+_DOUBLE_NEGATION_BRIDGE = {"i", "we", "he", "she", "they", "you", "say", "said", "think",
+                           "thought", "would", "that", "it", "it's", "is", "was", "really",
+                           "honestly", "mean", "reckon", "believe", "'s"}
+
+
+# "hasn't budged from normal": a negation of moving away is not a negation.
+_STAY_VERBS = {"budged", "moved", "changed", "shifted", "strayed", "wavered", "budge", "move"}
+
+
+def _negates(token) -> bool:
+    if token.lower_ not in rules().negators:
+        return False
+    following = token.doc[token.i + 1] if token.i + 1 < len(token.doc) else None
+    return not (following is not None and following.lower_ in _STAY_VERBS)
+
+
+def _in_a_negated_finding(doc: Doc, start: int, end: int) -> bool:
+    """A concern cue inside a finding NegEx negated ("no numbness, tingling or weakness"):
+    the list's negation reaches it."""
+    return any(ent._.negex and ent.start <= start and end <= ent.end for ent in doc.ents)
+
+
+def _in_a_question_about_words(doc: Doc, start: int) -> bool:
+    """ "What do you mean by cloudy fluid?" quotes the question, it answers nothing."""
+    return bool(_ASKING_WHAT_A_WORD_MEANS.search(doc[start].sent.text))
+
+
+def _negations(before: list) -> int:
+    """Negations before a cue, nearest first: a second one counts only when only
+    bridge words separate it from the first ("no temp no shivers" is one each)."""
+    count = 0
+    for token in before:
+        word = token.lower_
+        if _negates(token):
+            count += 1
+        elif count and word not in _DOUBLE_NEGATION_BRIDGE:
+            break
+    return count
+
+
 def _longest_cues(doc: Doc) -> list[tuple[str, str, int, int]]:
     """Cue matches, without those inside a longer one of the same scope: "smells of
-    nothing" is not also "smells"."""
+    nothing" is not also "smells" (a shared cue never hides a question's own)."""
     matches = sorted(((*doc.vocab.strings[m].split("|"), s, e) for m, s, e in cue_matcher()(doc)),
                      key=lambda m: m[2] - m[3])
     kept: list[tuple[str, str, int, int]] = []
     for scope, kind, start, end in matches:
-        if not any(k[0] in (scope, "*") and k[2] <= start and end <= k[3] and (k[2], k[3]) != (start, end)
+        if not any(k[0] == scope and k[2] <= start and end <= k[3] and (k[2], k[3]) != (start, end)
                    for k in kept):
             kept.append((scope, kind, start, end))
     return kept
@@ -497,15 +540,17 @@ def _cues(doc: Doc) -> dict[str, set[str]]:
     language = rules()
     found: dict[str, set[str]] = {}
     for scope, kind, start, end in _longest_cues(doc):
+        if _in_a_question_about_words(doc, start):
+            continue
         literal = _literal_words(scope, kind)
-        inside = [t for t in doc[start:end] if t.lower_ in language.negators
-                  and t.lower_ not in literal]
+        inside = [t for t in doc[start:end] if _negates(t) and t.lower_ not in literal]
         # A cue that starts at a clause break (", nothing") has nothing before it.
         opens_clause = doc[start].lower_ in language.clause_breakers
         before = [] if opens_clause else _clause_before(doc, start, CUE_NEGATION_REACH)
-        # Two negations cancel: "I can't say I don't feel woozy" is a yes.
-        negations = len(inside) + sum(t.lower_ in language.negators for t in before)
-        negated = negations % 2 == 1
+        local = len(inside) + _negations(before)
+        # With no negation of its own, a cue inside a negated finding takes that
+        # negation ("no numbness, tingling or weakness"); its own words decide otherwise.
+        negated = local % 2 == 1 if local else _in_a_negated_finding(doc, start, end)
         if kind == "concern" and any(
                 t.lower_ in UNCERTAIN_WORDS for t in _clause_before(doc, start, CUE_UNCERTAINTY_REACH)):
             kind = "unsure"

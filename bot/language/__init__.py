@@ -194,5 +194,5 @@ def load_rules(directory: Path) -> LanguageRules:
         uncertainty=uncertainty, negation_window=int(context["negation_window"]),
         bare={k: _regex(f"answers.yml: bare.{k}", v) for k, v in answers["bare"].items()},
         strong_yes=frozenset(answers["strong_yes"]), negators=frozenset(answers["negators"]),
-        cues={k: check_phrases(f"answers.yml: cues.{k}", v) for k, v in answers["cues"].items()},
+        cues={k: check_phrases(f"answers.yml: cues.{k}", v or []) for k, v in answers["cues"].items()},
     )
