@@ -26,7 +26,8 @@ from spacy.tokens import Doc, Span
 
 from bot.channels.text import clean_message
 from bot.language import rules
-from bot.language.patterns import compile_phrase, gap_tokens, pattern_words, spell_out
+from bot.language.patterns import (as_phrases, compile_phrase, gap_tokens, merge_patterns,
+                                   pattern_words, spell_out)
 from bot.questions import QUESTIONS
 
 PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
@@ -41,6 +42,7 @@ MAX_ANALYSED_CHARS = 2000
 # don't"), and that can make it uncertain ("not sure if it's spreading").
 CUE_NEGATION_REACH, CUE_UNCERTAINTY_REACH = 5, 6
 CUE_GAP_WORDS = 3
+PHRASES_PER_PATTERN = 64
 UNCERTAIN_WORDS = {"sure", "know", "tell", "idea", "wondering", "maybe", "might", "could",
                    "possibly", "whether", "unsure", "certain"}
 
@@ -220,9 +222,15 @@ def _tokenizer(nlp: Language):
 
 def _entity_patterns(nlp: Language) -> list[dict]:
     language, tokenize = rules(), _tokenizer(nlp)
-    patterns = [{"label": label, "pattern": pattern}
-                for label, phrases in language.concepts.items() for phrase in phrases
-                for pattern in compile_phrase(phrase, tokenize)]
+    patterns = []
+    for label, phrases in language.concepts.items():
+        for pattern in merge_patterns([p for phrase in phrases
+                                       for p in compile_phrase(phrase, tokenize)]):
+            # A narrow pattern goes to the PhraseMatcher as its few phrases (measured:
+            # four times faster per message); the wide ones stay token patterns.
+            spelled = as_phrases(pattern, PHRASES_PER_PATTERN)
+            patterns += ([{"label": label, "pattern": p} for p in spelled] if spelled
+                         else [{"label": label, "pattern": pattern}])
     # A negation between the two words is not part of the finding ("glands aren't up").
     gap = {"LOWER": {"NOT_IN": list(language.clause_breakers) + sorted(language.negators)},
            "OP": "?"}
@@ -242,7 +250,9 @@ def _termset(termset: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
 def _known_words() -> frozenset[str]:
     """Every word the patterns use: to restore a dropped g ("bleedin" -> "bleeding")."""
     ruler = pipeline().get_pipe("entity_ruler")
-    return frozenset(w for p in ruler.patterns for w in pattern_words(p["pattern"]))
+    return frozenset(w for p in ruler.patterns
+                     for w in (p["pattern"].split() if isinstance(p["pattern"], str)
+                               else pattern_words(p["pattern"])))
 
 
 def _cue_matcher(nlp: Language) -> Matcher:
@@ -257,7 +267,8 @@ def _cue_matcher(nlp: Language) -> Matcher:
                 scoped.append((slot, kind, cue.phrases))
     for scope, kind, phrases in scoped:
         patterns = [p for phrase in phrases for p in compile_phrase(phrase, tokenize, gap)]
-        matcher.add(f"{scope}|{kind}", patterns)
+        if patterns:
+            matcher.add(f"{scope}|{kind}", merge_patterns(patterns))
     return matcher
 
 
@@ -266,7 +277,7 @@ def pipeline() -> Language:
     nlp = spacy.blank("en")
     nlp.tokenizer.rules = {}  # "can't", "isn't" stay one word, as the data writes them
     nlp.add_pipe("sentencizer")
-    ruler = nlp.add_pipe("entity_ruler")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(_entity_patterns(nlp))
     language = rules()
     nlp.add_pipe("patient_negex", name="negation",

@@ -1,9 +1,12 @@
-"""`make bench`: the spaCy extractor alone, written to results/bench.json (never asserted
-in tests). The live servers, memory and training are measured by tests/bench_scale.py."""
+"""`make bench`: the language pipeline's build time and the spaCy extractor alone, written
+to results/bench.json (never asserted in tests). The live servers, memory and training are measured by tests/bench_scale.py."""
 from __future__ import annotations
 
 import json
 import os
+import statistics
+import subprocess
+import sys
 import time
 
 from bot.config import PROJECT_ROOT
@@ -30,9 +33,36 @@ def bench_extraction() -> dict:
     return {**percentiles(times), "messages_per_s": round(len(times) / sum(times))}
 
 
+_BUILD = """
+import time
+start = time.perf_counter()
+from bot import extraction
+imported = time.perf_counter()
+extraction.pipeline(); extraction.cue_matcher()
+built = time.perf_counter()
+print(imported - start, built - imported, len(extraction.pipeline().get_pipe("entity_ruler").patterns))
+"""
+
+
+def bench_pipeline_build(runs: int = 3) -> dict:
+    """The language pipeline built in a fresh process (YAML loaded and checked, patterns
+    compiled, spaCy components added): the start-up cost every process pays once."""
+    builds, imports, patterns = [], [], 0
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", _BUILD], cwd=PROJECT_ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+        imports.append(float(out[0]))
+        builds.append(float(out[1]))
+        patterns = int(out[2])
+    return {"build_s_median": round(statistics.median(builds), 3),
+            "build_s_runs": [round(b, 3) for b in builds],
+            "import_s_median": round(statistics.median(imports), 3),
+            "entity_patterns": patterns}
+
+
 def main() -> None:
     results = {"machine": {"cpus": os.cpu_count()}, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-               "extraction": bench_extraction()}
+               "pipeline": bench_pipeline_build(), "extraction": bench_extraction()}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

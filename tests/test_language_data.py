@@ -66,6 +66,8 @@ def _copy(tmp_path, name: str, change) -> object:
     ("concepts.yml", lambda d: d["labels"]["PUS"].update(topic="smell"), "unknown topic"),
     ("concepts.yml", lambda d: d["labels"]["PUS"]["patterns"].append("chest pain"),
      "also under"),
+    ("concepts.yml", lambda d: d["labels"]["PUS"].update(patterns=d["labels"]["PUS"]["patterns"] + [d["labels"]["SORE"]["patterns"][0]]),
+     "also under"),
     ("concepts.yml", lambda d: d["labels"]["CHILLS"]["patterns"].append("(shaking|trembling) a lot"),
      None),
     ("concepts.yml", lambda d: d["labels"].update(NEW={"topic": "pus", "patterns": []}),
@@ -85,6 +87,19 @@ def test_broken_language_data_fails_with_a_clear_message(tmp_path, name, change,
         return
     with pytest.raises(LanguageDataError, match=message):
         load_rules(directory)
+
+
+def test_no_two_labels_spell_the_same_words():
+    from bot.language import overlapping_phrases
+    assert overlapping_phrases(rules()) == []
+
+
+def test_overlapping_phrases_are_found():
+    from bot.language import LanguageRules, overlapping_phrases
+    language = rules()
+    concepts = {**language.concepts, "PUS": language.concepts["PUS"] + ("(severe|massive) bleeding",)}
+    changed = LanguageRules(**{**language.__dict__, "concepts": concepts})
+    assert ("severe bleeding", "BLEED_HEAVY", "PUS") in overlapping_phrases(changed)
 
 
 def test_every_label_answers_a_known_topic_and_every_topic_is_asked():

@@ -31,3 +31,30 @@ def test_every_row_cites_a_real_source(rule):
 def test_every_topic_has_a_self_care_row():
     prefixes = {r.finding.split(".")[0] for r in RULES if r.level == Level.SELF_CARE}
     assert {"bleeding", "fever", "site", "discharge", "lymph"} <= prefixes
+
+
+SPEC = Path(__file__).resolve().parents[1] / "docs" / "clinical-policy.md"
+
+
+def test_the_specification_in_the_repository_names_every_leaflet_the_table_cites():
+    text = SPEC.read_text()
+    for source in {s for rule in RULES for s in rule.sources} - {SAFETY}:
+        assert f"`{source}`" in text, source
+
+
+def test_the_main_questions_are_asked_in_the_specification_s_words():
+    from bot.questions import MAIN_QUESTIONS, QUESTIONS
+    text = SPEC.read_text()
+    for slot in MAIN_QUESTIONS:
+        assert f'asked as: "{QUESTIONS[slot].adult}"' in text, slot
+
+
+def test_the_fail_safe_line_is_the_specification_s():
+    from bot.policy import FAILSAFE_LINE
+    assert f'"{FAILSAFE_LINE}"' in " ".join(SPEC.read_text().split())
+
+
+def test_every_level_of_the_specification_is_in_the_table():
+    text = SPEC.read_text()
+    for level in Level:
+        assert f"| `{level.slug}` |" in text

@@ -14,6 +14,8 @@ spell: for NegEx's termsets, which take phrases.
 """
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from dataclasses import dataclass
 from typing import Callable, Union
@@ -194,3 +196,70 @@ def pattern_words(pattern: Pattern) -> set[str]:
     return words
 
 
+
+
+def _token_key(token: Token) -> tuple:
+    """(mergeable, words or the token itself, OP): only plain word tokens merge."""
+    lower = token.get("LOWER")
+    if isinstance(lower, str) and set(token) <= {"LOWER", "OP"}:
+        return True, frozenset([lower]), token.get("OP")
+    if isinstance(lower, dict) and set(lower) == {"IN"} and set(token) <= {"LOWER", "OP"}:
+        return True, frozenset(lower["IN"]), token.get("OP")
+    return False, json.dumps(token, sort_keys=True), token.get("OP")
+
+
+def _token(key: tuple) -> Token:
+    mergeable, words, op = key
+    if not mergeable:
+        return json.loads(words)
+    token: Token = {"LOWER": next(iter(words)) if len(words) == 1 else {"IN": sorted(words)}}
+    if op:
+        token["OP"] = op
+    return token
+
+
+def merge_patterns(patterns: list[Pattern]) -> list[Pattern]:
+    """Fewer, wider patterns that match the same token sequences: two patterns that
+    differ at one position only become one with both words there ("pain in my chest",
+    "pains in my chest" -> "(pain|pains) in my chest"). spaCy's Matcher costs grow with
+    the number of patterns, not with the words in an IN list."""
+    keyed = {tuple(_token_key(t) for t in p) for p in patterns}
+    changed = True
+    while changed:
+        changed = False
+        for position in range(max((len(k) for k in keyed), default=0)):
+            groups: dict[tuple, list[tuple]] = {}
+            for key in keyed:
+                if len(key) <= position or not key[position][0]:
+                    groups.setdefault(("keep", key), []).append(key)
+                    continue
+                groups.setdefault((key[:position], key[position][2], key[position + 1:]),
+                                  []).append(key)
+            merged = set()
+            for group, keys in groups.items():
+                if group[0] == "keep" or len(keys) == 1:
+                    merged.update(keys)
+                    continue
+                words = frozenset().union(*(k[position][1] for k in keys))
+                merged.add(group[0] + ((True, words, group[1]),) + group[2])
+                changed = True
+            keyed = merged
+    return [[_token(k) for k in key] for key in sorted(keyed, key=repr)]
+
+
+def as_phrases(pattern: Pattern, limit: int) -> list[str] | None:
+    """The phrases a plain-word pattern matches, if there are at most `limit`: spaCy's
+    PhraseMatcher finds those faster than its Matcher runs the pattern."""
+    options: list[list[str]] = []
+    count = 1
+    for token in pattern:
+        mergeable, words, op = _token_key(token)
+        if not mergeable:
+            return None
+        choices = sorted(words) + ([""] if op == "?" else [])
+        count *= len(choices)
+        if count > limit or op not in (None, "?"):
+            return None
+        options.append(choices)
+    phrases = [" ".join(w for w in combo if w) for combo in itertools.product(*options)]
+    return [p for p in dict.fromkeys(phrases) if p]
