@@ -4,6 +4,8 @@ Runs bot.extraction on every message, after DIET, and overrides it:
 - the rules find an emergency: the intent becomes `red_flag`, whatever DIET said;
 - DIET said `red_flag` but the rules only see negated red flags ("no chest
   pain"): `report_symptom`;
+- DIET said stop or start again, but the message describes something ("calpol
+  helps enough"): `report_symptom`;
 - the rules read a symptom, an answer or a temperature, and DIET chose an
   intent that would not triage it ("can I shower? it's gone red", "Nil."):
   `report_symptom`, or `affirm` / `deny` / `unsure` for a bare answer.
@@ -12,6 +14,7 @@ Everything else is left to DIET.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -30,6 +33,11 @@ ANSWER_INTENTS = {"yes": "affirm", "no": "deny", "fine": "deny", "unsure": "unsu
 # Intents whose rules lead into the triage questions (or are answers in them).
 TRIAGING_INTENTS = {"report_symptom", "affirm", "deny", "unsure", RED_FLAG_INTENT,
                     "start_again", "stop"}
+LEAVING_INTENTS = {"stop", "start_again"}
+# Words that ask to stop or start again whatever else the message says.
+LEAVING_WORDS = re.compile(
+    r"\b(stop|quit|cancel|end|exit|unsubscribe|opt out|leave me alone|forget it|"
+    r"no more questions|start (again|over)|restart|begin again|from the (top|start|beginning))\b")
 
 
 def _set_intent(message: Message, name: str) -> None:
@@ -78,6 +86,11 @@ class SafetyNetClassifier(GraphComponent):
             elif intent == RED_FLAG_INTENT and any(
                 m.label in RED_FLAG_LABELS and m.status == ABSENT for m in found.mentions
             ):
+                _set_intent(message, "report_symptom")
+            elif intent in LEAVING_INTENTS and (found.mentions or found.cues) \
+                    and not LEAVING_WORDS.search(found.text):
+                # "calpol helps enough, he's walking" is an answer, not "enough" of the
+                # questions: a reply that describes something is read as one.
                 _set_intent(message, "report_symptom")
             elif intent not in TRIAGING_INTENTS and (
                     found.mentions or found.answer or found.temperature_c is not None):
