@@ -109,6 +109,8 @@ _ANSWER_WORDS = {"nope", "nah", "yes", "yeah", "yep", "yup", "aye", "ok", "okay"
 
 def _spell(word: str) -> str:
     spelling = rules().spelling
+    if word.endswith("in'") and len(word) >= 5:
+        word = word[:-1]  # "bleedin'", "swimmin'": the dropped g below
     if word in spelling:
         return spelling[word]
     if word.endswith("in") and len(word) >= 4 and word + "g" in _known_words():
@@ -405,8 +407,9 @@ def _days(text: str, today: Optional[date] = None) -> Optional[float]:
         found.append(1)
     if re.search(r"\b(today|this morning|this afternoon|earlier today|few hours|hours ago)\b", text):
         found.append(0)
-    if re.search(r"\b(over|more than|longer than|nearly|almost) (a|one) week\b", text):
-        found.append(8 if not re.search(r"\b(nearly|almost)\b", text) else 6)
+    week = re.search(r"\b(over|more than|longer than|nearly|almost) (a|one) week\b", text)
+    if week:
+        found.append(6 if week.group(1) in ("nearly", "almost") else 8)
     if re.search(r"\blast week\b", text):
         found.append(7)
     longer = re.search(r"\b(?:a|one) week and (?:a bit|a half|a day|(?:a |)(?:few|couple of|"
@@ -492,7 +495,9 @@ def _clause_before(doc: Doc, start: int, reach: int) -> list:
 # Words that may stand between two negations that cancel ("I can't say I don't").
 _DOUBLE_NEGATION_BRIDGE = {"i", "we", "he", "she", "they", "you", "say", "said", "think",
                            "thought", "would", "that", "it", "it's", "is", "was", "really",
-                           "honestly", "mean", "reckon", "believe", "'s"}
+                           "honestly", "mean", "reckon", "believe", "'s", "i'm", "i've", "he's",
+                           "she's", "they're", "there's", "there", "am", "are", "have", "has",
+                           "had", "been", "be", "any"}
 
 
 # "hasn't budged from normal": a negation of moving away is not a negation.
@@ -513,8 +518,7 @@ def _in_a_negated_finding(doc: Doc, start: int, end: int) -> bool:
 
 
 def _in_a_question_about_words(doc: Doc, start: int) -> bool:
-    """ "What do you mean by cloudy fluid?" quotes the question, it answers nothing."""
-    return bool(_ASKING_WHAT_A_WORD_MEANS.search(doc[start].sent.text))
+    return _quotes_the_question(doc[start].sent)
 
 
 def _negations(before: list) -> int:
@@ -599,10 +603,22 @@ def _regex_mentions(text: str) -> list[Mention]:
 _ASKING_WHAT_A_WORD_MEANS = re.compile(
     r"\b(what do you mean|what does .{1,30} mean|mean by|what (is|are|'s) (a |an |)"
     r"(cloudy|pus|lymph|gland|mottled|clammy|rigor))")
+# "Should it be swollen? Because it isn't": a question back, then the answer, a no.
+_QUESTION_BACK = re.compile(
+    r"^(should|is|are|does|do|will|would|could|can|am)\b.{0,60}\b(supposed|meant|normal|"
+    r"expected|ok|okay|bad|fine|should|be)\b.{0,30}\?$")
+_DENIAL_AFTER = re.compile(r"^\s*(because|cos|coz|as)\s+(it|there|i|he|she|they|mine|his|hers)"
+                           r"(\s|'s|'m|'ve)\s*(\w+\s+){0,2}(isn't|aren't|don't|doesn't|haven't|"
+                           r"hasn't|not|no|wasn't|didn't|none|nothing)\b")
 
 
-def _sentence_of(doc: Doc, fragment: str) -> str:
-    return next((sent.text for sent in doc.sents if fragment in sent.text), "")
+def _quotes_the_question(sentence) -> bool:
+    """A sentence that quotes the question rather than answering it: "what do you mean
+    by cloudy fluid?", or "should it be swollen?" followed by "because it isn't"."""
+    if _ASKING_WHAT_A_WORD_MEANS.search(sentence.text):
+        return True
+    following = sentence.doc[sentence.end:].text
+    return bool(_QUESTION_BACK.search(sentence.text.strip()) and _DENIAL_AFTER.search(following))
 
 
 # ---------------------------------------------------------------- entry point
@@ -614,10 +630,11 @@ def extract(text: str) -> Extraction:
     cues = _cues(doc)
     temperature, said = _temperature(clean)
     mentions = [m for m in _mentions(doc) if m.label != "NOT_SYMPTOM"] + _regex_mentions(clean)
-    if _ASKING_WHAT_A_WORD_MEANS.search(clean):
-        # "What do you mean by cloudy fluid?" quotes the question, it reports nothing.
-        mentions = [m for m in mentions
-                    if not _ASKING_WHAT_A_WORD_MEANS.search(_sentence_of(doc, m.text))]
+    quoted = [s for s in doc.sents if _quotes_the_question(s)]
+    if quoted:
+        # A sentence that quotes the question reports nothing (red flags still count).
+        mentions = [m for m in mentions if m.label in RED_FLAG_LABELS
+                    or not any(m.text in s.text for s in quoted)]
     return Extraction(
         text=clean,
         mentions=mentions,

@@ -1,4 +1,4 @@
-"""The answer set (tests/answers/answer_set.yml): content-word answers to each question,
+"""The answer sets (tests/answers/answer_set*.yml): content-word answers to each question,
 read the way the form reads them, as the pending question's answer.
 
 Each answer is labelled by its writer (who saw only the policy and the question
@@ -13,12 +13,18 @@ The reading is scored as:
 - re-asked: read as "not sure", so asked again in simpler words (safe, but a question
   more; a reassuring answer re-asked counts against exactness).
 
+`run` reads each answer offline, through the same functions the form's validation calls;
+`run_live` says it to the live bot over the REST channel (intent classifier and safety net
+included): an opening that calls for the question, reassuring answers from the pool to any
+question before it, then the answer.
+
 `python -m tests.answer_set` prints the table and writes results/answer_set.json.
 """
 from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +35,9 @@ import yaml
 from bot.dialogue import interpret
 from bot.extraction import extract
 
-ANSWER_SET = Path(__file__).parent / "answers" / "answer_set.yml"
+# Two sets by two writers, each of whom saw only the policy and the question wording.
+ANSWER_SETS = (Path(__file__).parent / "answers" / "answer_set.yml",
+               Path(__file__).parent / "answers" / "answer_set_2.yml")
 
 # Slots already known when each follow-up is asked (the answer that calls for it).
 CONTEXT: dict[str, dict[str, Any]] = {
@@ -59,7 +67,7 @@ class Reading:
     question: str
     label: str
     answer: str
-    read_as: str  # concern | reassure | unsure (re-asked) | nothing
+    read_as: str  # concern | reassure | unsure (re-asked) | nothing | unreached (live only)
 
     @property
     def exact(self) -> bool:
@@ -71,7 +79,8 @@ class Reading:
 
     @property
     def under(self) -> bool:
-        return self.label in WORRYING_LABELS and self.read_as in ("reassure", "nothing")
+        return self.label in WORRYING_LABELS and self.read_as in ("reassure", "nothing",
+                                                                  "unreached")
 
     @property
     def over(self) -> bool:
@@ -94,10 +103,68 @@ def _read(question: str, answer: str) -> str:
     return "concern" if value in concern else "reassure"
 
 
-def load(path: Path = ANSWER_SET) -> list[tuple[str, str, str]]:
-    data = yaml.safe_load(path.read_text())["questions"]
-    return [(question, label, answer) for question, lists in data.items()
-            for label, answers in lists.items() for answer in answers]
+# Openings that make each question come up (the follow-ups need their trigger).
+OPENINGS: dict[str, str] = {
+    "bleeding": "hello",
+    "fever": "hello", "swelling": "hello", "pus": "hello", "lymph_nodes": "hello",
+    "bleeding_stops_with_pressure": "the biopsy site keeps bleeding",
+    "feeling_faint": "the biopsy site keeps bleeding",
+    "temperature": "I've got a fever",
+    "immune_weak": "I've got a fever of 38.5",
+    "very_unwell": "I've got a fever of 38.5",
+    "days_since_procedure": "the biopsy site is a bit sore",
+    "spreading_redness": "the biopsy site is red and swollen",
+    "pain_uncontrolled": "the biopsy site is red and swollen",
+    "numbness": "the biopsy site is red and swollen",
+}
+MAX_TURNS_TO_REACH = 12
+
+
+def _live_read(bot, question: str, answer: str, index: int) -> str:
+    from tests.vignettes import pools
+
+    sender = f"answers-{question}-{index}-{uuid.uuid4().hex[:6]}"
+    bot.say(sender, OPENINGS[question])
+    for turn in range(MAX_TURNS_TO_REACH):
+        slots = bot.slots(sender)
+        pending = slots.get("requested_slot")
+        if pending == question:
+            break
+        if not pending:
+            return "unreached"
+        bot.say(sender, pools()[pending]["adult"][turn % len(pools()[pending]["adult"])])
+    else:
+        return "unreached"
+    bot.say(sender, answer)
+    after = bot.slots(sender)
+    value = after.get(question)
+    if value is None:
+        return "unsure" if after.get("reask") == question else "nothing"
+    if question == "temperature":
+        return "concern" if value == "unknown" or value >= 38.0 else "reassure"
+    if question == "days_since_procedure":
+        return "concern" if value == "unknown" or value > 7 else "reassure"
+    return "concern" if value in CONCERN_VALUES.get(question, {"yes"}) else "reassure"
+
+
+def run_live(bot, items: list[tuple[str, str, str]], workers: int = 4) -> list[Reading]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(indexed):
+        i, (q, label, a) = indexed
+        return Reading(q, label, a, _live_read(bot, q, a, i))
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, enumerate(items)))
+
+
+def load(*paths: Path) -> list[tuple[str, str, str]]:
+    items = []
+    for path in paths or ANSWER_SETS:
+        data = yaml.safe_load(path.read_text())["questions"]
+        items += [(question, label, answer) for question, lists in data.items()
+                  for label, answers in lists.items() for answer in answers]
+    return items
 
 
 def run(items: list[tuple[str, str, str]]) -> list[Reading]:
