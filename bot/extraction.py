@@ -4,9 +4,9 @@ Deterministic, rule-based, no model weights: spaCy's blank English tokenizer
 (contractions kept whole, as the data writes them), an EntityRuler with token
 patterns compiled from `bot/language/concepts.yml`, and negspacy's NegEx run
 twice, once for negation ("no pus") and once for uncertainty ("not sure if ...").
-A Matcher finds the answer cues of every question (`bot/questions.yml`) and
+A Matcher per question finds its answer cues (`bot/questions.yml`), another
 the shared ones (`bot/language/answers.yml`): how the reply answers the
-question that was asked. The red-flag safety net and the form's slot filling
+question that was asked, read only for that question. The red-flag safety net and the form's slot filling
 both use `extract`.
 """
 from __future__ import annotations
@@ -66,12 +66,25 @@ class Extraction:
     about_child: bool = False
     about_someone_else: bool = False
     numbers: tuple[float, ...] = ()  # every number, for the temperature question
-    # Answer cues found: scope (a question slot, or "*" for every question) -> kinds
-    # (concern | reassure | unsure), negation already applied.
-    cues: dict = field(default_factory=dict)
+    # The analysed message, for the answer cues: read only for the question asked.
+    doc: Optional[Doc] = field(default=None, repr=False, compare=False)
+    _cue_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def cue_kinds(self, slot: str) -> set[str]:
-        return set(self.cues.get(slot, ())) | set(self.cues.get("*", ()))
+        """How the reply answers `slot` in its words: concern, reassure,
+        negated_reassure, unsure (the question's own cues and the shared ones)."""
+        return self._cues_for(slot) | self._cues_for("*")
+
+    @property
+    def cues(self) -> dict[str, set[str]]:
+        """Every question's cues that the reply has: scope -> kinds."""
+        scopes = ["*", *QUESTIONS]
+        return {s: kinds for s in scopes if (kinds := self._cues_for(s))}
+
+    def _cues_for(self, scope: str) -> set[str]:
+        if scope not in self._cue_cache:
+            self._cue_cache[scope] = _cues(self.doc, scope) if self.doc is not None else set()
+        return self._cue_cache[scope]
 
     def status(self, label: str) -> Optional[str]:
         """Combined status of a label; any present mention wins (never under-triage)."""
@@ -252,25 +265,35 @@ def _termset(termset: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
 def _known_words() -> frozenset[str]:
     """Every word the patterns use: to restore a dropped g ("bleedin" -> "bleeding")."""
     ruler = pipeline().get_pipe("entity_ruler")
+    cue_phrases = [p for phrases in rules().cues.values() for p in phrases] + [
+        p for q in QUESTIONS.values() for cue in (q.concern, q.reassure) if cue for p in cue.phrases]
     return frozenset(w for p in ruler.patterns
                      for w in (p["pattern"].split() if isinstance(p["pattern"], str)
-                               else pattern_words(p["pattern"])))
+                               else pattern_words(p["pattern"]))) | frozenset(
+        w for phrase in cue_phrases for w in re.findall(r"[a-z']+ing\b", phrase))
 
 
-def _cue_matcher(nlp: Language) -> Matcher:
-    """One Matcher for every answer cue, keyed "<slot>|<kind>" ("*" for every question)."""
+def _cue_phrases(scope: str) -> dict[str, tuple[str, ...]]:
+    """kind -> phrases of one scope: a question slot, or "*" for the shared cues."""
+    if scope == "*":
+        return dict(rules().cues)
+    question = QUESTIONS[scope]
+    return {kind: cue.phrases for kind, cue in (("concern", question.concern),
+                                                ("reassure", question.reassure)) if cue}
+
+
+@lru_cache(maxsize=None)
+def cue_matcher(scope: str) -> Matcher:
+    """The answer cues of one scope, keyed by kind; built on first use, so a process
+    reads only the questions it is asked to."""
+    nlp = pipeline()
     language, tokenize = rules(), _tokenizer(nlp)
     gap = gap_tokens(CUE_GAP_WORDS, language.clause_breakers)
     matcher = Matcher(nlp.vocab)
-    scoped = [("*", kind, phrases) for kind, phrases in language.cues.items()]
-    for slot, question in QUESTIONS.items():
-        for kind, cue in (("concern", question.concern), ("reassure", question.reassure)):
-            if cue:
-                scoped.append((slot, kind, cue.phrases))
-    for scope, kind, phrases in scoped:
+    for kind, phrases in _cue_phrases(scope).items():
         patterns = [p for phrase in phrases for p in compile_phrase(phrase, tokenize, gap)]
         if patterns:
-            matcher.add(f"{scope}|{kind}", merge_patterns(patterns))
+            matcher.add(kind, merge_patterns(patterns))
     return matcher
 
 
@@ -291,11 +314,6 @@ def pipeline() -> Language:
         config={"neg_termset": _termset(language.uncertainty), "extension_name": "unsure"},
     )
     return nlp
-
-
-@lru_cache(maxsize=1)
-def cue_matcher() -> Matcher:
-    return _cue_matcher(pipeline())
 
 
 _LIST_JOINERS = {",", "or", "nor", "and/or", "/", "a", "an", "any", "the", "some"}
@@ -534,27 +552,28 @@ def _negations(before: list) -> int:
     return count
 
 
-def _longest_cues(doc: Doc) -> list[tuple[str, str, int, int]]:
-    """Cue matches, without those inside a longer one of the same scope: "smells of
-    nothing" is not also "smells" (a shared cue never hides a question's own)."""
-    matches = sorted(((*doc.vocab.strings[m].split("|"), s, e) for m, s, e in cue_matcher()(doc)),
-                     key=lambda m: m[2] - m[3])
-    kept: list[tuple[str, str, int, int]] = []
-    for scope, kind, start, end in matches:
-        if not any(k[0] == scope and k[2] <= start and end <= k[3] and (k[2], k[3]) != (start, end)
-                   for k in kept):
-            kept.append((scope, kind, start, end))
+def _longest_cues(doc: Doc, scope: str) -> list[tuple[str, int, int]]:
+    """One scope's cue matches, without those inside a longer one: "smells of nothing"
+    is not also "smells"."""
+    matches = sorted(((doc.vocab.strings[m], s, e) for m, s, e in cue_matcher(scope)(doc)),
+                     key=lambda m: m[1] - m[2])
+    kept: list[tuple[str, int, int]] = []
+    for kind, start, end in matches:
+        if not any(k[1] <= start and end <= k[2] and (k[1], k[2]) != (start, end) for k in kept):
+            kept.append((kind, start, end))
     return kept
 
 
-def _cues(doc: Doc) -> dict[str, set[str]]:
-    """Answer cues in the reply, per scope. A cue with a negation before it or inside
-    its gap says the opposite: "hasn't spread" reassures; "isn't helping" is a
-    `negated_reassure` (a concern, but weaker than "not sure"); a concern after "not
-    sure if" is unsure."""
+def _cues(doc: Doc, scope: str) -> set[str]:
+    """The kinds of answer cue of one scope in the reply. A cue with a negation before
+    it or inside its gap says the opposite: "hasn't spread" reassures; "isn't helping"
+    is a `negated_reassure` (a concern, but weaker than "not sure"); a concern after
+    "not sure if" is unsure."""
     language = rules()
-    found: dict[str, set[str]] = {}
-    for scope, kind, start, end in _longest_cues(doc):
+    found: set[str] = set()
+    if not _cue_phrases(scope):
+        return found  # a number question: no phrases
+    for kind, start, end in _longest_cues(doc, scope):
         if _in_a_question_about_words(doc, start):
             continue
         literal = _literal_words(scope, kind)
@@ -573,7 +592,7 @@ def _cues(doc: Doc) -> dict[str, set[str]]:
             kind = "reassure"
         elif negated and kind == "reassure":
             kind = "negated_reassure"
-        found.setdefault(scope, set()).add(kind)
+        found.add(kind)
     return found
 
 
@@ -627,7 +646,6 @@ def extract(text: str) -> Extraction:
     clean = normalise(text or "")
     doc = pipeline()(clean)
     _carry_negation_through_lists(doc)
-    cues = _cues(doc)
     temperature, said = _temperature(clean)
     mentions = [m for m in _mentions(doc) if m.label != "NOT_SYMPTOM"] + _regex_mentions(clean)
     quoted = [s for s in doc.sents if _quotes_the_question(s)]
@@ -644,7 +662,7 @@ def extract(text: str) -> Extraction:
         days=_days(clean),
         number=_bare_number(clean),
         numbers=_numbers(clean),
-        cues=cues,
+        doc=doc,
         about_child=bool(_CHILD.search(clean)),
         about_someone_else=bool(_CHILD.search(clean) or _SOMEONE_ELSE.search(clean)),
     )

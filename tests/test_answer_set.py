@@ -3,6 +3,8 @@
 No answer that means a finding (or not knowing) may be read as reassuring; the
 figures are printed and written to results/answer_set.json.
 """
+import json
+
 import pytest
 
 from bot.config import PROJECT_ROOT
@@ -39,6 +41,8 @@ def test_live_the_answer_set_is_read_the_same_way_through_the_whole_bot(live_bot
     summary = answer_set.summarise(readings)
     (PROJECT_ROOT / "results").mkdir(exist_ok=True)
     (PROJECT_ROOT / "results" / "answer_set_live.md").write_text(answer_set.table(summary) + "\n")
+    (PROJECT_ROOT / "results" / "answer_set_live.json").write_text(json.dumps(
+        [r.__dict__ for r in readings if not r.exact], indent=1))
     print("\nAnswer set, live:\n" + answer_set.table(summary))
     assert not [r for r in readings if r.read_as == "unreached"], "the harness could not reach a question"
     misread = [(r.question, r.answer, r.read_as) for r in readings if r.under]
