@@ -170,6 +170,10 @@ def normalise(text: str) -> str:
     text = re.sub(r"<[^>]{0,200}>", " ", text)  # markup is not symptom text
     text = re.sub(r"(\d)\s*(?:°|º|deg(?:rees?)?\b)\s*", r"\1 degrees ", text)
     text = _WORD.sub(lambda m: _spell(m.group(0)), text)
+    # Voice-to-text homophones next to numbers: "thirty ate point seven", "too days".
+    text = re.sub(r"\b(twenty|thirty|forty|point) ate\b", r"\1 eight", text)
+    text = re.sub(r"\bate (?=point|days?\b|weeks?\b)", "eight ", text)
+    text = re.sub(r"\btoo (?=days?\b|weeks?\b)", "two ", text)
     text = _NUMBER_PHRASE.sub(lambda m: _number_phrase(m.group(0)), text)
     # SMS "2" for "to": "struggling 2 breathe", "hard 2 wake" (not "2 days").
     text = re.sub(r"(?<=[a-z]) 2 (?!(?:day|days|week|weeks|hour|hours|hrs|min|mins|minutes|times|x)\b)(?=[a-z])",

@@ -148,3 +148,13 @@ def test_parents_speaking_about_a_child(text, child):
 ])
 def test_bad_input_never_raises(text):
     extract(text)
+
+
+@pytest.mark.parametrize("text, celsius", [("thirty ate point seven", 38.7),
+                                           ("it was thirty seven point ate", 37.8)])
+def test_voice_to_text_numbers(text, celsius):
+    assert extract(text).temperature_c == celsius
+
+
+def test_voice_to_text_durations():
+    assert extract("too days ago").days == 2 and extract("ate days ago").days == 8
