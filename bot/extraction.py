@@ -239,6 +239,15 @@ def _tokenizer(nlp: Language):
     return tokenize
 
 
+_SINGLE_TOKEN: dict[str, bool] = {}
+
+
+def _one_token(word: str, tokenize) -> bool:
+    if word not in _SINGLE_TOKEN:
+        _SINGLE_TOKEN[word] = word.isalnum() or tokenize(word) == [word]
+    return _SINGLE_TOKEN[word]
+
+
 def _entity_patterns(nlp: Language) -> list[dict]:
     language, tokenize = rules(), _tokenizer(nlp)
     patterns = []
@@ -248,8 +257,12 @@ def _entity_patterns(nlp: Language) -> list[dict]:
             # A narrow pattern goes to the PhraseMatcher as its few phrases (measured:
             # four times faster per message); the wide ones stay token patterns.
             spelled = as_phrases(pattern, PHRASES_PER_PATTERN)
-            patterns += ([{"label": label, "pattern": p} for p in spelled] if spelled
-                         else [{"label": label, "pattern": pattern}])
+            # Only phrases the tokenizer splits back into the same words: "pain 's worse"
+            # as text would split the "'s" into two tokens and never match "pain's".
+            if spelled and all(_one_token(w, tokenize) for p in spelled for w in p.split()):
+                patterns += [{"label": label, "pattern": p} for p in spelled]
+            else:
+                patterns.append({"label": label, "pattern": pattern})
     # A negation between the two words is not part of the finding ("glands aren't up").
     gap = {"LOWER": {"NOT_IN": list(language.clause_breakers) + sorted(language.negators)},
            "OP": "?"}

@@ -106,3 +106,15 @@ def test_every_label_answers_a_known_topic_and_every_topic_is_asked():
     from bot.questions import QUESTIONS
     topics = set(rules().topic_of_label.values())
     assert topics - {"red_flag", "none"} <= set(QUESTIONS)
+
+
+def test_every_phrase_pattern_is_matched_by_its_own_words():
+    """A phrase handed to the PhraseMatcher must tokenize like the text it stands for:
+    "pain 's worse" written out must be found in "pain's worse"."""
+    nlp = pipeline()
+    ruler = nlp.get_pipe("entity_ruler")
+    phrases = [p for p in ruler.patterns if isinstance(p["pattern"], str)]
+    texts = [p["pattern"].replace(" 's", "'s").replace(" n't", "n't") for p in phrases]
+    missed = [(p["label"], text) for p, doc in zip(phrases, nlp.pipe(texts))
+              if not any(e.label_ == p["label"] and e.start == 0 and e.end == len(doc) for e in doc.ents)]
+    assert not missed, missed[:10]
