@@ -136,7 +136,7 @@ class Stack:
         self.stop()
 
 
-# --- Staff console (issue 5) -----------------------------------------------------------
+# --- Staff console -----------------------------------------------------------
 # `python -m bot.console` as one more process of the stack (stopped with the others).
 def start_console(stack: Stack, port: int, timeout: float = 60) -> str:
     """Start the staff console on `port`, wait until it answers, return its URL."""
@@ -153,7 +153,7 @@ def print_console(url: str) -> None:
 # --- end of staff console block ----------------------------------------------------------
 
 
-# --- SMS follow-up (issue 4) -------------------------------------------------------------
+# --- SMS follow-up -------------------------------------------------------------
 # `python -m bot.sms.worker` (follow-up dispatcher + discharge API) as one more process of
 # the stack, talking to this stack's Rasa; the Twilio webhook itself is Rasa's `sms` channel.
 def start_sms_worker(stack: Stack, port: int, timeout: float = 60) -> str:
@@ -205,15 +205,15 @@ def serve(stack: Stack, starting: str, banner: Callable[[], str]) -> None:
     print(starting, flush=True)
     try:
         stack.start()
-        console_url = start_console(stack, int(os.environ.get("CONSOLE_PORT", "8001")))  # issue 5
-        sms_url = start_sms_worker(stack, int(os.environ.get("SMS_API_PORT", "5006")))  # issue 4
+        console_url = start_console(stack, int(os.environ.get("CONSOLE_PORT", "8001")))
+        sms_url = start_sms_worker(stack, int(os.environ.get("SMS_API_PORT", "5006")))
     except Exception as error:
         print(f"error: {error}", file=sys.stderr)
         stack.stop()
         sys.exit(1)
     print(banner(), flush=True)
-    print_console(console_url)  # issue 5: staff console
-    print_sms(stack, sms_url)  # issue 4: SMS follow-up
+    print_console(console_url)
+    print_sms(stack, sms_url)
     while True:
         for name, process in list(stack.processes.items()):
             if process.poll() is not None:

@@ -87,7 +87,7 @@ def live_web(live_bot, tmp_root):
         web.stop()
 
 
-# --- SMS follow-up (issue 4) ---------------------------------------------------------------
+# --- SMS follow-up ---------------------------------------------------------------
 # Fakes of Twilio's Messages API and of Rasa's HTTP API (tests/fake_twilio.py,
 # tests/fake_rasa.py), a clean set of SMS tables per test, and `sms_live`: a Rasa server
 # and action server of its own, started with the SMS settings (its channel reads them from
@@ -160,7 +160,7 @@ def sms_live(migrated_db, tmp_root):
         twilio.stop()
 
 
-# --- Staff console (issue 5) ------------------------------------------------------------
+# --- Staff console ------------------------------------------------------------
 @pytest.fixture(scope="session")
 def live_console(migrated_db, tmp_root):
     """The staff console (`python -m bot.console`) on a free port, on the test database.
@@ -178,7 +178,7 @@ def live_console(migrated_db, tmp_root):
         stack.stop()
 
 
-# --- Scaled profile (issue 6) ------------------------------------------------------------
+# --- Scaled profile ------------------------------------------------------------
 # A PostgreSQL server of the tests' own (Debian's package, a temp folder, a free loopback
 # port), and `scaled`: Redis + two Rasa replicas + the action server behind nginx, on it.
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Alembic migrations run unchanged on SQLite and on PostgreSQL (issue 6): up to the head,
+"""Alembic migrations run unchanged on SQLite and on PostgreSQL: up to the head,
 matching the models exactly, down to nothing, and up again."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The scaled profile under faults (issue 6): PostgreSQL + Redis lock store + two Rasa
+"""The scaled profile under faults: PostgreSQL + Redis lock store + two Rasa
 replicas and the action server behind nginx, all real, on loopback (the `scaled` fixture).
 
 Every load here is bounded: a fixed set of scripted conversations, a fixed number of retries,

@@ -78,8 +78,8 @@ def channel_group(channel: str) -> str:
     return "other"
 
 
-# --- hooks for the SMS issue's discharges ----------------------------------------------
-# Until discharges exist (issue 4), the procedure filter is not offered and is ignored,
+# --- hooks for the SMS discharges ----------------------------------------------
+# Until discharges exist, the procedure filter is not offered and is ignored,
 # and a phone number is only matched against conversation ids. Set these to functions
 # that return a condition on QueueEntry.conversation_id (e.g. an IN subquery on the
 # discharges table) to switch them on.

@@ -1,4 +1,4 @@
-"""SMS follow-up after discharge (issue 4).
+"""SMS follow-up after discharge.
 
 - `discharges`: discharge records (E.164 phone, procedure, date and time, child or not), made
   by the CLI (`python -m bot.sms.cli`), the worker's JSON API and the staff console.
