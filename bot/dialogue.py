@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction, strong_yes
+from bot.extraction import (ABSENT, PRESENT, UNSURE, Extraction, fahrenheit_to_celsius,
+                            strong_yes)
 from bot.language import rules
 from bot.policy import Level
 from bot.questions import FOLLOW_UPS, MAIN_QUESTIONS, QUESTIONS
@@ -213,7 +214,7 @@ def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
     if requested in ("fever", "temperature") and ex.temperature_c is None:
         # A number said to these questions is a temperature ("the strip said 37"),
         # in °F when above 50; corrected readings count at their highest.
-        readings = [n if n < 50 else round((n - 32) * 5 / 9, 1) for n in ex.numbers]
+        readings = [n if n < 50 else fahrenheit_to_celsius(n) for n in ex.numbers]
         readings = [r for r in readings if 33 <= r <= 44]
         if readings:
             _put_max(updates, slots, "temperature", max(readings))

@@ -411,6 +411,10 @@ _SOMEONE_ELSE = re.compile(
 )
 
 
+def fahrenheit_to_celsius(value: float) -> float:
+    return round((value - 32) * 5 / 9, 1)
+
+
 def _temperature(text: str) -> tuple[Optional[float], bool]:
     """(°C, unambiguous) for the highest plausible temperature in the text: a reading
     taken again and corrected ("37.5... no, just checked again, 38.3") counts at its worst."""
@@ -420,7 +424,7 @@ def _temperature(text: str) -> tuple[Optional[float], bool]:
         unit = (match.group(3) or "").strip()
         explicit = bool(unit or match.group(2))
         if unit in ("f", "fahrenheit", "of") or (not unit and 93 <= value <= 110):
-            value = round((value - 32) * 5 / 9, 1)
+            value = fahrenheit_to_celsius(value)
         if 33 <= value <= 44 and (explicit or "." in match.group(1) or "," in match.group(1)
                                   or _TEMP_CONTEXT.search(text)):
             readings.append(value)
@@ -617,13 +621,8 @@ def _cues(doc: Doc, scope: str) -> set[str]:
 def _literal_words(scope: str, kind: str) -> frozenset[str]:
     """The words a cue's own phrases spell: its own "not" ("not going anywhere") does
     not negate it."""
-    if scope == "*":
-        phrases = rules().cues[kind]
-    else:
-        cue = getattr(QUESTIONS[scope], kind)
-        phrases = cue.phrases if cue else ()
-    return frozenset(w for phrase in phrases for spelled in spell_out(phrase)
-                     for w in spelled.split())
+    return frozenset(w for phrase in _cue_phrases(scope).get(kind, ())
+                     for spelled in spell_out(phrase) for w in spelled.split())
 
 
 @lru_cache(maxsize=1)

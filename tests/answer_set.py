@@ -187,15 +187,13 @@ def summarise(readings: list[Reading]) -> dict:
 
 
 def table(summary: dict) -> str:
-    lines = ["| question | n | exact % | under-triage | over-triage % | re-asked % |",
-             "|---|---|---|---|---|---|"]
-    for q, s in summary["per_question"].items():
-        lines.append(f"| {q} | {s['n']} | {s['exact_pct']} | {s['under_triage']} | "
-                     f"{s['over_triage_pct']} | {s['reasked_pct']} |")
-    lines.append(f"| **all** | {summary['n']} | {summary['exact_pct']} | "
-                 f"{summary['under_triage']} | {summary['over_triage_pct']} | "
-                 f"{summary['reasked_pct']} |")
-    return "\n".join(lines)
+    from tests.vignettes import markdown_table
+
+    columns = ["n", "exact_pct", "under_triage", "over_triage_pct", "reasked_pct"]
+    rows = [[q] + [s[c] for c in columns] for q, s in summary["per_question"].items()]
+    rows.append(["**all**"] + [summary[c] for c in columns])
+    return "\n".join(markdown_table(["question", "n", "exact %", "under-triage",
+                                      "over-triage %", "re-asked %"], rows))
 
 
 def main(out_dir: Path = Path("results")) -> int:

@@ -151,17 +151,20 @@ def summarise(results: list[Result]) -> dict:
     }
 
 
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
 def write_results(results: list[Result], summary: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "vignettes.json").write_text(json.dumps(
         {"summary": summary, "results": [asdict(r) for r in results]}, indent=1))
-    lines = ["| expected level | n | exact % | under-triage | over-triage % | safe % |",
-             "|---|---|---|---|---|---|"]
-    for level, s in summary["per_level"].items():
-        lines.append(f"| {level} | {s['n']} | {s['exact_pct']} | {s['under_triage']} | "
-                     f"{s['over_triage_pct']} | {s['safe_pct']} |")
-    lines.append(f"| **all** | {summary['vignettes']} | {summary['exact_pct']} | "
-                 f"{summary['under_triage']} | {summary['over_triage_pct']} | {summary['safe_pct']} |")
+    columns = ["n", "exact_pct", "under_triage", "over_triage_pct", "safe_pct"]
+    rows = [[level] + [s[c] for c in columns] for level, s in summary["per_level"].items()]
+    rows.append(["**all**", summary["vignettes"]] + [summary[c] for c in columns[1:]])
+    lines = markdown_table(["expected level", "n", "exact %", "under-triage", "over-triage %",
+                            "safe %"], rows)
     lines.append(f"\nMean number of questions: {summary['mean_questions']}")
     lines.append(f"\nQuestions answered from the reassuring pool: {summary['pool_answers']} "
                  f"(in {summary['vignettes_using_the_pool']} vignettes)")
