@@ -49,6 +49,7 @@ class Settings:
     emergency_number: str
     urgent_number: str
     retention_days: int
+    max_message_chars: int
 
     @property
     def opening_hours_text(self) -> str:
@@ -72,4 +73,5 @@ def settings() -> Settings:
         emergency_number=env("EMERGENCY_NUMBER", "999"),
         urgent_number=env("URGENT_NUMBER", "111"),
         retention_days=int(env("RETENTION_DAYS", "365")),
+        max_message_chars=int(env("MAX_MESSAGE_CHARS", "1000")),
     )
