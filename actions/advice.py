@@ -14,6 +14,7 @@ from bot.advice import render
 from bot.config import settings
 from bot.dialogue import findings, interpret, unanswered_main_questions
 from bot.extraction import extract
+from bot.failures import describe
 from bot.policy import FAILSAFE_LINE, Level
 from bot.storage.outcomes import record_outcome
 from bot.triage import assess
@@ -75,6 +76,7 @@ class ActionTriageAdvice(Action):
                 patient_is_child=bool(slots.get("patient_is_child")),
                 advice_text=advice.text, policy_version=assessment.policy_version,
             )
-        except Exception:  # the advice is already on its way; the event log keeps it
-            logger.exception("could not store the triage outcome of %s", tracker.sender_id)
+        except Exception as error:  # the advice is already on its way; the event log keeps it
+            logger.error("could not store the triage outcome of %s: %s", tracker.sender_id,
+                         describe(error))
         return events  # ActiveLoop(None) also ends a form that could not read a red flag

@@ -13,6 +13,7 @@ from actions.tracker_state import (OFF_TOPIC_INTENTS, latest_intent, latest_text
                                    slots_of)
 from bot.dialogue import interpret, next_question, said_something
 from bot.extraction import extract, red_flags_in
+from bot.failures import describe
 from bot.policy import FAILSAFE_LINE
 from bot.questions import QUESTIONS, wording
 
@@ -26,8 +27,8 @@ def failsafe_events(text: str, slots: Dict[str, Any]) -> List[EventType]:
     validation with no slot set rejects the form)."""
     try:
         flags = red_flags_in(text)
-    except Exception:
-        logger.exception("red-flag check failed too")
+    except Exception as error:
+        logger.error("red-flag check failed too: %s", describe(error))
         flags = set()
     if not flags:
         return [SlotSet("reask", slots.get("reask"))]
@@ -55,11 +56,11 @@ class ValidateTriageForm(FormValidationAction):
                   domain: Dict[Text, Any]) -> List[EventType]:
         try:
             return self._validate(tracker)
-        except Exception:
+        except Exception as error:
             # Raising here would let Rasa drop the turn and end the form on empty
             # slots (self-care by accident). Instead: the fail-safe line, a red-flag
             # check on what can still be read, and the same question again.
-            logger.exception("could not read a message in %s", tracker.sender_id)
+            logger.error("could not read a message in %s: %s", tracker.sender_id, describe(error))
             dispatcher.utter_message(text=FAILSAFE_LINE, json_message={"failsafe": True})
             return failsafe_events(latest_text(tracker), slots_of(tracker))
 

@@ -8,6 +8,7 @@ given a `web_port`).
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,8 +19,6 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from bot.config import PROJECT_ROOT
-
-VENV_BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
@@ -45,6 +44,10 @@ class Stack:
         self.env = {**os.environ, **(env or {}),
                     "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
                     "PYTHONPATH": str(PROJECT_ROOT)}
+        # The secret Rasa sends the action server (endpoints.yml); a fresh one per start
+        # unless the deployment set its own.
+        self.env["ACTION_SERVER_TOKEN"] = (self.env.get("ACTION_SERVER_TOKEN", "").strip()
+                                           or secrets.token_urlsafe(32))
         self.log_dir = log_dir or PROJECT_ROOT / "var" / "log"
         self.processes: dict[str, subprocess.Popen] = {}
         self.health: dict[str, str] = {}
@@ -74,19 +77,21 @@ class Stack:
 
     def start_actions(self, port: Optional[int] = None) -> None:
         port = port or self.action_port
-        self._spawn("actions", [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions",
-                                "--port", str(port)],
+        self._spawn("actions", [sys.executable, "-m", "bot.action_server"],
+                    env={"ACTION_PORT": str(port), "ACTION_HOST": "127.0.0.1"},
                     health_url=f"http://127.0.0.1:{port}/health")
 
     def start_rasa(self, name: str = "rasa", port: Optional[int] = None,
                    endpoints: str = "endpoints.yml", env: Optional[dict] = None) -> None:
         port = port or self.rasa_port
+        # The token goes in the environment: bot.rasa_server keeps it off the command line.
         self._spawn(name, [
-            str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", self.token,
+            sys.executable, "-m", "bot.rasa_server", "run", "--enable-api",
             "--port", str(port), "--interface", "127.0.0.1",
             "--model", self.model, "--credentials", "credentials.yml",
             "--endpoints", endpoints],
-            env=env, health_url=f"http://127.0.0.1:{port}/status?token={self.token}")
+            env={"RASA_TOKEN": self.token, **(env or {})},
+            health_url=f"http://127.0.0.1:{port}/status?token={self.token}")
 
     def start_web(self) -> None:
         if self.web_port is None:

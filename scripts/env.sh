@@ -15,6 +15,8 @@ export RASA_PORT=${RASA_PORT:-5005} ACTION_PORT=${ACTION_PORT:-5055}
 export ACTION_ENDPOINT_URL=${ACTION_ENDPOINT_URL:-http://localhost:${ACTION_PORT}/webhook}
 export DATABASE_URL=${DATABASE_URL:-sqlite:///var/triage.db}
 export WEB_PORT=${WEB_PORT:-8000} RASA_URL=${RASA_URL:-http://127.0.0.1:${RASA_PORT}}
+# The secret Rasa sends the action server (endpoints.yml): one per run unless .env sets one.
+export ACTION_SERVER_TOKEN=${ACTION_SERVER_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE_UBER_WARNING=1
 if [ -z "${RASA_TOKEN:-}" ]; then

@@ -10,6 +10,8 @@ import requests
 from sqlalchemy import select, text
 from twilio.request_validator import RequestValidator
 
+from bot.channels.text import too_long_line
+from bot.config import settings
 from bot.policy import FAILSAFE_LINE
 from bot.sms import discharges
 from bot.sms.models import FollowUp, InboundSms, OutboundSms
@@ -245,6 +247,17 @@ def test_a_post_without_body_is_answered_not_a_500(sms):
     assert row.status == "no_text" and row.num_media == 1 and row.body == ""
     # Signed but with nothing in it at all: a 400, no stack trace.
     assert post(sms, {}).status_code == 400
+
+
+def test_a_text_over_the_limit_is_kept_answered_plainly_and_never_read(sms):
+    phone = new_phone()
+    discharge = register(phone)
+    story = ("My hip has been a bit sore since the biopsy. " * 40)[:1590]  # a long, real text
+    reply = say(sms, phone, story)
+    assert reply == too_long_line(settings().max_message_chars)
+    [row] = inbound_rows(phone)
+    assert row.status == "too_long" and row.body == story.strip()
+    assert user_turns(discharge.conversation_id) == 0
 
 
 def test_an_unknown_number_gets_the_polite_reply_once_a_day(sms):

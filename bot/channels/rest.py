@@ -8,7 +8,10 @@ Retries are safe: a client may give each message a `message_id` and, when it did
 an answer (a Rasa replica died mid-turn), send it again with `"retry": true`. If that message
 is already stored, its stored replies are sent again instead of processing it twice, which
 would otherwise take the patient's "no" as the answer to a question they never saw. Odd input (no JSON, no text, non-string
-text) gets a clear 400 instead of a stack trace.
+text, a sender id that is not 8 to 64 URL-safe characters) gets a clear 400 instead of a stack
+trace; a message over MAX_MESSAGE_CHARS gets a reply asking for less, and nothing reads it.
+When a turn fails, the patient's message is stored with the fail-safe line, so staff see what
+was said.
 """
 from __future__ import annotations
 
@@ -25,23 +28,58 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 import bot.rasa_speedups  # noqa: F401  (loaded with this channel by every Rasa server)
-from bot.channels.text import clean_message
+from bot.channels.text import SENDER_PATTERN, clean_message, too_long_line
+from bot.config import settings
+from bot.failures import describe
 from bot.policy import FAILSAFE_LINE
 
 logger = logging.getLogger(__name__)
 FAILSAFE_MESSAGE = {"text": FAILSAFE_LINE, "custom": {"failsafe": True}}
 
 
-async def store_failsafe(request: Request, sender_id: str) -> None:
-    """Best effort: the patient must see what we said even if storing fails."""
+def _is_stored(tracker: DialogueStateTracker, message: UserMessage) -> bool:
+    """Whether the failed turn got as far as storing the patient's message."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return (event.message_id == message.message_id if message.message_id
+                    else event.text == message.text)
+    return False
+
+
+def kept_text(text: str, max_chars: int) -> tuple[str, dict]:
+    """What is stored of a message nobody processed: all of it up to ten times the message
+    limit (a long story is worth keeping for staff), the start of it beyond that."""
+    keep = 10 * max_chars
+    if len(text) <= keep:
+        return text, {}
+    return text[:keep], {"stored_chars": keep, "sent_chars": len(text)}
+
+
+async def store_unprocessed(request: Request, message: UserMessage, reply: str, reason: str) -> None:
+    """Best effort, under the conversation's lock: a message the bot did not process (its turn
+    failed, or it was too long to read) is stored with the line the patient was shown, so staff
+    see what was said. Rasa never processed it, so it has no intent."""
     agent = getattr(request.app.ctx, "agent", None)
     try:
-        store = agent.tracker_store
-        tracker = await store.get_or_create_tracker(sender_id)
-        tracker.update(BotUttered(text=FAILSAFE_LINE, data={"custom": {"failsafe": True}}))
-        await store.save(tracker)
-    except Exception:
-        logger.exception("could not store the fail-safe line for %s", sender_id)
+        async with agent.lock_store.lock(message.sender_id):
+            store = agent.tracker_store
+            tracker = await store.get_or_create_tracker(message.sender_id)
+            if not _is_stored(tracker, message):
+                text, trimmed = kept_text(message.text, settings().max_message_chars)
+                # No message_id: a retry of this message must be processed, not answered here.
+                tracker.update(UserUttered(text, input_channel=message.input_channel,
+                                           parse_data={"intent": {"name": None, "confidence": 0.0},
+                                                       "entities": [], "text": text},
+                                           metadata={"not_processed": reason, **trimmed}))
+            tracker.update(BotUttered(text=reply, data={"custom": {reason: True}}))
+            await store.save(tracker)
+    except Exception as error:
+        logger.error("could not store the reply to an unprocessed message of %s: %s",
+                     message.sender_id, describe(error))
+
+
+async def store_failsafe(request: Request, message: UserMessage) -> None:
+    await store_unprocessed(request, message, FAILSAFE_LINE, "failsafe")
 
 
 MAX_METADATA_KEYS, MAX_METADATA_CHARS = 8, 64
@@ -130,24 +168,33 @@ class SafeRestInput(RestInput):
                 return response.json(
                     {"error": "Send JSON with a string 'sender' and a string 'message'."},
                     status=400)
+            if not SENDER_PATTERN.fullmatch(body["sender"]):
+                return response.json(
+                    {"error": "'sender' must be 8 to 64 letters, digits, '-' or '_'."}, status=400)
             sender_id, text = body["sender"], clean_message(body.get("message") or "")
             collector = CollectingOutputChannel()
             failed = False
             message_id = message_id_of(body)
             message = UserMessage(text, collector, sender_id, input_channel=self.name(),
                                   metadata=client_metadata(body), message_id=message_id)
+            limit = settings().max_message_chars
+            if len(text) > limit:
+                reply = too_long_line(limit)
+                await store_unprocessed(request, message, reply, "too_long")
+                return response.json([{"recipient_id": sender_id, "text": reply,
+                                       "custom": {"too_long": True}}])
             try:
                 if message_id and body.get("retry") is True:
                     await handle_retry(request.app.ctx.agent, message)
                 else:
                     await on_new_message(message)
-            except Exception:
+            except Exception as error:
                 # Replies collected before the failure belong to a turn that was not stored:
                 # showing them would put the patient and the stored conversation out of step.
-                logger.exception("turn failed for %s", sender_id)
+                logger.error("turn failed for %s: %s", sender_id, describe(error))
                 failed = True
             if failed or not collector.messages:
-                await store_failsafe(request, sender_id)
+                await store_failsafe(request, message)
                 return response.json([{"recipient_id": sender_id, **FAILSAFE_MESSAGE}])
             return response.json(collector.messages)
 

@@ -32,7 +32,9 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
 from bot.channels.rest import store_failsafe
-from bot.channels.text import clean_message
+from bot.channels.text import clean_message, too_long_line
+from bot.config import settings
+from bot.failures import describe
 from bot.sms import discharges, inbound, outbox
 from bot.sms.settings import SmsSettings, sms_settings
 from bot.sms.texts import failsafe_text, keyword, no_text_reply, render_messages
@@ -159,8 +161,8 @@ class SmsInput(InputChannel):
             try:
                 ids = await self._handle(cfg, request, on_new_message, inbound_id, sid, phone,
                                          body)
-            except Exception:
-                logger.exception("SMS %s from %s could not be handled", sid, phone)
+            except Exception as error:
+                logger.error("SMS %s could not be handled: %s", sid, describe(error))
                 ids = await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone,
                                               failsafe_text(), kind="failsafe", status="failed")
             self._send_soon(cfg, ids)
@@ -186,18 +188,24 @@ class SmsInput(InputChannel):
             return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone,
                                            no_text_reply(cfg.core), kind="reply",
                                            status="no_text", discharge_id=discharge.id)
+        limit = settings().max_message_chars
+        if len(body) > limit:  # kept in the texts table; the NLU never reads it
+            return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone,
+                                           too_long_line(limit), kind="reply",
+                                           status="too_long", discharge_id=discharge.id)
         collector = SmsOutput()
+        message = UserMessage(body, collector, discharge.conversation_id, input_channel=self.name(),
+                              message_id=sid,
+                              metadata={"discharge_id": discharge.id, "message_sid": sid})
         try:
-            await on_new_message(UserMessage(
-                body, collector, discharge.conversation_id, input_channel=self.name(),
-                message_id=sid, metadata={"discharge_id": discharge.id, "message_sid": sid}))
-        except Exception:  # the turn was not stored: send nothing of it but the fail-safe line
-            logger.exception("turn failed for discharge %s", discharge.id)
+            await on_new_message(message)
+        except Exception as error:  # the turn was not stored: send nothing of it but the fail-safe line
+            logger.error("turn failed for discharge %s: %s", discharge.id, describe(error))
             collector.messages.clear()
         text = render_messages(collector.messages, cfg.core.emergency_number)
         status = "processed"
         if not text:
-            await store_failsafe(request, discharge.conversation_id)
+            await store_failsafe(request, message)
             text, status = failsafe_text(), "failed"
         return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone, text, kind="reply",
                                        status=status, discharge_id=discharge.id)

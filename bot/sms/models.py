@@ -140,7 +140,7 @@ class InboundSms(Base):
     body = Column(Text, nullable=False, default="")
     num_media = Column(Integer, nullable=False, default=0)
     discharge_id = Column(Integer, ForeignKey("sms_discharges.id"), nullable=True, index=True)
-    # received, processed, keyword, unknown_sender, opted_out, no_text, failed
+    # received, processed, keyword, unknown_sender, opted_out, no_text, too_long, failed
     status = Column(String(16), nullable=False, default="received")
     received_at = Column(UTCDateTime, nullable=False, default=utcnow)
     processed_at = Column(UTCDateTime, nullable=True)
