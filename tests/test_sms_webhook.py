@@ -148,6 +148,21 @@ def test_follow_up_then_a_whole_triage_by_sms(sms):
     assert sms.bot.slots(discharge.conversation_id)["requested_slot"] == "fever"
 
 
+def test_a_parent_who_texts_first_gets_child_questions_and_no_days_question(sms):
+    """Before any follow-up went out: the discharge says it is a child's, and when it was."""
+    phone = new_phone()
+    discharge = register(phone, child=True, hours_ago=30)
+    first = say(sms, phone, "hi, my daughter had her biopsy yesterday")
+    assert "your child's" in first
+    say(sms, phone, "no bleeding")  # -> fever
+    say(sms, phone, "no fever")     # -> swelling
+    after_swelling = say(sms, phone, "it's a bit sore and bruised, nothing else")
+    assert "how many days" not in after_swelling.lower()
+    slots = sms.bot.slots(discharge.conversation_id)
+    assert slots["patient_is_child"] is True and slots["days_since_procedure"] in (1, 2)
+    assert slots["requested_slot"] != "days_since_procedure"
+
+
 def test_emergency_advice_starts_with_call_999(sms):
     phone = new_phone()
     register(phone)

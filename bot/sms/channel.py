@@ -36,6 +36,8 @@ from bot.channels.text import clean_message, too_long_line
 from bot.config import settings
 from bot.failures import describe
 from bot.sms import discharges, inbound, outbox
+from bot.sms.context import context_events
+from bot.sms.models import utcnow
 from bot.sms.settings import SmsSettings, sms_settings
 from bot.sms.texts import failsafe_text, keyword, no_text_reply, render_messages
 
@@ -193,6 +195,7 @@ class SmsInput(InputChannel):
             return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone,
                                            too_long_line(limit), kind="reply",
                                            status="too_long", discharge_id=discharge.id)
+        await self._add_discharge_context(request, discharge)
         collector = SmsOutput()
         message = UserMessage(body, collector, discharge.conversation_id, input_channel=self.name(),
                               message_id=sid,
@@ -209,3 +212,23 @@ class SmsInput(InputChannel):
             text, status = failsafe_text(), "failed"
         return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone, text, kind="reply",
                                        status=status, discharge_id=discharge.id)
+
+    @staticmethod
+    async def _add_discharge_context(request: Request, discharge) -> None:
+        """Child or not and the days since the procedure, from the discharge, into the
+        conversation before its turn. Best effort: without it the bot asks instead."""
+        agent = request.app.ctx.agent
+        try:
+            async with agent.lock_store.lock(discharge.conversation_id):
+                store = agent.tracker_store
+                tracker = await store.retrieve(discharge.conversation_id)
+                events = context_events(tracker, discharge, utcnow())
+                if events:
+                    tracker = tracker or await store.get_or_create_tracker(
+                        discharge.conversation_id, append_action_listen=False)
+                    for event in events:
+                        tracker.update(event)
+                    await store.save(tracker)
+        except Exception as error:
+            logger.error("could not add the discharge to conversation %s: %s",
+                         discharge.conversation_id, describe(error))
