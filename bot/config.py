@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import time
 from functools import lru_cache
@@ -20,9 +21,12 @@ def env(name: str, default: str = "") -> str:
     return value or default
 
 
-def _time(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
+def parse_time(value: str, name: str = "time") -> time:
+    """"09:30" -> time(9, 30); anything else ("25:00", "9.30") is an error naming the setting."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"{name}: {value!r} is not a time like 09:30")
+    return time(int(match[1]), int(match[2]))
 
 
 def _days(value: str) -> frozenset[int]:
@@ -49,6 +53,7 @@ class Settings:
     emergency_number: str
     urgent_number: str
     retention_days: int
+    retention_purge_at: time
     max_message_chars: int
 
     @property
@@ -67,11 +72,12 @@ def settings() -> Settings:
         department_name=env("DEPARTMENT_NAME", "Interventional Radiology (IR) department"),
         department_phone=env("DEPARTMENT_PHONE", "020 7000 0000"),
         open_days=_days(env("DEPARTMENT_OPEN_DAYS", "mon-fri")),
-        opens=_time(env("DEPARTMENT_OPENS", "09:00")),
-        closes=_time(env("DEPARTMENT_CLOSES", "17:00")),
+        opens=parse_time(env("DEPARTMENT_OPENS", "09:00"), "DEPARTMENT_OPENS"),
+        closes=parse_time(env("DEPARTMENT_CLOSES", "17:00"), "DEPARTMENT_CLOSES"),
         timezone=ZoneInfo(env("TIMEZONE", "Europe/London")),
         emergency_number=env("EMERGENCY_NUMBER", "999"),
         urgent_number=env("URGENT_NUMBER", "111"),
         retention_days=int(env("RETENTION_DAYS", "365")),
+        retention_purge_at=parse_time(env("RETENTION_PURGE_AT", "03:30"), "RETENTION_PURGE_AT"),
         max_message_chars=int(env("MAX_MESSAGE_CHARS", "1000")),
     )

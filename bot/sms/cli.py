@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from bot.sms import discharges, inbound
-from bot.sms.models import Discharge, FollowUp, OutboundSms
+from bot.sms.models import Discharge, FollowUp, InboundSms, OutboundSms, utcnow
 from bot.sms.settings import sms_settings
 from bot.storage.db import session
 
@@ -124,11 +125,18 @@ def cmd_cancel(args) -> int:
 
 
 def cmd_status(_args) -> int:
+    cfg, now = sms_settings(), utcnow()
     with session() as s:
-        for title, model in (("follow-ups", FollowUp), ("texts", OutboundSms)):
+        for title, model in (("follow-ups", FollowUp), ("texts", OutboundSms),
+                             ("texts in", InboundSms)):
             rows = s.execute(select(model.status, func.count()).group_by(model.status)).all()
             counts = ", ".join(f"{status} {count}" for status, count in sorted(rows)) or "none"
             print(f"{title}: {counts}")
+    waiting = inbound.waiting_phones(now, now - timedelta(minutes=1), cfg.lease)
+    if waiting:
+        print(f"  texts in waiting for their turn over a minute (Rasa down?): from "
+              f"{len(waiting)} number(s); Rasa's SMS channel picks them up when it runs")
+    with session() as s:
         failed = s.execute(select(OutboundSms.id, OutboundSms.to_number, OutboundSms.kind,
                                   OutboundSms.status, OutboundSms.last_error)
                            .where(OutboundSms.status.in_(("failed", "expired")))

@@ -5,6 +5,7 @@ All of it is synchronous SQLAlchemy; the channel calls it in threads, never on t
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
@@ -38,6 +39,54 @@ def record(message_sid: str, from_number: str, to_number: Optional[str], body: s
         if existing is None:
             raise
         return existing, False
+
+
+UNFINISHED = ("received", "processing")
+
+
+@dataclass(frozen=True)
+class ClaimedText:
+    id: int
+    message_sid: str
+    phone: str
+    body: str
+    num_media: int
+    attempts: int
+
+
+def claim_next(phone: str, now: datetime, lease: timedelta) -> Optional[ClaimedText]:
+    """Take the oldest unfinished text from `phone` for its turn, or None: none left, or the
+    oldest is another process's (its claim younger than `lease`). Texts from one number are
+    taken one at a time, in the order they came; the conditional UPDATE makes each claim
+    exactly one process's."""
+    with session() as s, s.begin():
+        oldest = s.scalars(select(InboundSms).where(InboundSms.from_number == phone,
+                                                    InboundSms.status.in_(UNFINISHED))
+                           .order_by(InboundSms.id).limit(1)).first()
+        if oldest is None:
+            return None
+        if oldest.status == "processing" and oldest.claimed_at and oldest.claimed_at > now - lease:
+            return None
+        taken = s.execute(
+            update(InboundSms)
+            .where(InboundSms.id == oldest.id, InboundSms.status == oldest.status,
+                   InboundSms.attempts == oldest.attempts)
+            .values(status="processing", claimed_at=now, attempts=oldest.attempts + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        if taken != 1:
+            return None
+        return ClaimedText(oldest.id, oldest.message_sid, oldest.from_number, oldest.body,
+                           oldest.num_media, oldest.attempts + 1)
+
+
+def waiting_phones(now: datetime, received_before: datetime, lease: timedelta) -> list[str]:
+    """Numbers with a text nobody is working on: received before `received_before` and never
+    taken, or taken by a process that died (claim older than `lease`)."""
+    with session() as s:
+        return list(s.scalars(
+            select(InboundSms.from_number).distinct().where(
+                ((InboundSms.status == "received") & (InboundSms.received_at < received_before))
+                | ((InboundSms.status == "processing") & (InboundSms.claimed_at < now - lease)))))
 
 
 def finish(inbound_id: int, status: str, discharge_id: Optional[int] = None) -> None:

@@ -113,7 +113,7 @@ class OutboundSms(Base):
     kind = Column(String(24), nullable=False)   # followup, reply, opt_out, opt_in, help, unknown...
     discharge_id = Column(Integer, ForeignKey("sms_discharges.id"), nullable=True, index=True)
     followup_id = Column(Integer, ForeignKey("sms_followups.id"), nullable=True, index=True)
-    inbound_id = Column(Integer, ForeignKey("sms_inbound.id"), nullable=True)
+    inbound_id = Column(Integer, ForeignKey("sms_inbound.id"), nullable=True, index=True)
     status = Column(String(16), nullable=False, default="pending", index=True)
     attempts = Column(Integer, nullable=False, default=0)
     next_attempt_at = Column(UTCDateTime, nullable=False)
@@ -131,7 +131,8 @@ class InboundSms(Base):
     """Every text Twilio posted to us (signature checked), once per MessageSid."""
 
     __tablename__ = "sms_inbound"
-    __table_args__ = (UniqueConstraint("message_sid", name="uq_sms_inbound_message_sid"),)
+    __table_args__ = (UniqueConstraint("message_sid", name="uq_sms_inbound_message_sid"),
+                      Index("ix_sms_inbound_status_received", "status", "received_at"))
 
     id = Column(Integer, primary_key=True)
     message_sid = Column(String(64), nullable=False)
@@ -140,9 +141,12 @@ class InboundSms(Base):
     body = Column(Text, nullable=False, default="")
     num_media = Column(Integer, nullable=False, default=0)
     discharge_id = Column(Integer, ForeignKey("sms_discharges.id"), nullable=True, index=True)
-    # received, processed, keyword, unknown_sender, opted_out, no_text, too_long, failed
+    # received -> processing (claimed for its turn) -> processed, keyword, unknown_sender,
+    # opted_out, no_text, too_long or failed
     status = Column(String(16), nullable=False, default="received")
     received_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    claimed_at = Column(UTCDateTime, nullable=True)
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")
     processed_at = Column(UTCDateTime, nullable=True)
 
 

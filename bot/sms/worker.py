@@ -6,6 +6,9 @@ start each in Rasa, then send its text; send queued texts that are due (retries,
 the webhook could not send). The blocking work (SQLAlchemy, the `twilio` and `requests`
 clients) runs in a thread pool; the event loop only serves the discharge API (`bot.sms.api`).
 
+Once a day, at RETENTION_PURGE_AT local time (default 03:30), it also runs the retention
+purge (`bot.storage.retention.DailyPurge`) in a thread of its own, beside the dispatch.
+
 Any number of workers may run at once: every row is claimed by a conditional UPDATE.
 """
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, time
 from typing import Optional
 
 from aiohttp import web
@@ -26,6 +29,8 @@ from bot.sms import followups, outbox
 from bot.sms.api import make_app
 from bot.sms.models import utcnow
 from bot.sms.settings import SmsSettings, sms_settings
+from bot.storage import retention
+from bot.storage.db import engine
 
 logger = logging.getLogger("bot.sms.worker")
 
@@ -82,8 +87,12 @@ class Dispatcher:
 
 
 
-async def serve(cfg: SmsSettings) -> None:
+async def serve(cfg: SmsSettings, purge_at: time) -> None:
     dispatcher = Dispatcher(cfg)
+    daily_purge = retention.DailyPurge(engine(), at=purge_at, tz=cfg.timezone,
+                                       retention_days=cfg.core.retention_days,
+                                       stop=dispatcher.stopping.is_set)
+    purging: Optional[asyncio.Future] = None
     runner = web.AppRunner(make_app(cfg), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, cfg.api_host, cfg.api_port).start()
@@ -93,6 +102,8 @@ async def serve(cfg: SmsSettings) -> None:
         loop.add_signal_handler(sig, lambda: (stop.set(), dispatcher.stopping.set()))
     logger.info("SMS worker up: discharge API on http://%s:%s, polling every %ss",
                 cfg.api_host, cfg.api_port, cfg.poll_seconds)
+    logger.info("Retention purge daily at %s %s: conversations quiet for %s days",
+                f"{purge_at:%H:%M}", cfg.timezone.key, cfg.core.retention_days)
     if not cfg.twilio_configured:
         logger.warning("SMS sending is off: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
                        "TWILIO_FROM_NUMBER in .env. Follow-ups whose window passes meanwhile "
@@ -110,12 +121,16 @@ async def serve(cfg: SmsSettings) -> None:
                 logger.info("dispatch: %s", done)
         except Exception:
             logger.exception("dispatch pass failed; trying again in %ss", cfg.poll_seconds)
+        if purging is None or purging.done():  # a purge never holds up the texts
+            purging = loop.run_in_executor(None, daily_purge.run_if_due)
         try:
             await asyncio.wait_for(stop.wait(), timeout=cfg.poll_seconds)
         except asyncio.TimeoutError:
             pass
     await runner.cleanup()
     await loop.run_in_executor(None, dispatcher.close)
+    if purging is not None:
+        await purging  # stops at its next batch
     logger.info("SMS worker stopped")
 
 
@@ -125,10 +140,11 @@ def main() -> None:
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     try:
         cfg = sms_settings()
+        purge_at = cfg.core.retention_purge_at
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    asyncio.run(serve(cfg))
+    asyncio.run(serve(cfg, purge_at))
 
 
 if __name__ == "__main__":

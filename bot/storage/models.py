@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 Base = declarative_base()
@@ -31,3 +31,26 @@ class TriageOutcome(Base):
     advice_text = Column(Text, nullable=False, default="")
     policy_version = Column(String(32), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+
+
+class RetentionRun(Base):
+    """One row per local day (TIMEZONE) whose daily purge was claimed (bot.storage.retention):
+    the primary key is the claim, so restarts and several workers purge once a day."""
+
+    __tablename__ = "retention_runs"
+
+    run_on = Column(Date, primary_key=True)
+    started_at = Column(DateTime(timezone=True), nullable=False)
+    finished_at = Column(DateTime(timezone=True), nullable=True)
+    rows = Column(JSON, nullable=True)           # rows deleted per table; counts only
+    error = Column(String(200), nullable=True)   # the exception's class name, never its text
+
+
+class RetentionPermit(Base):
+    """Holds a row only inside a retention purge's own transaction (inserted and deleted in
+    it, never committed): while it does, the trigger on `console_reviews` lets a DELETE
+    through. Every other delete or update of a review is still refused."""
+
+    __tablename__ = "retention_permits"
+
+    id = Column(Integer, primary_key=True)

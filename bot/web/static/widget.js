@@ -254,7 +254,7 @@
       el("h3", { class: "tc-notice__title", text: "Before you start" }),
       el("ul", { class: "tc-notice__list" }, [
         item("What is stored:", "what you type here and the answers you get, with the date and time."),
-        item("For how long:", `${config.retention_days} days.`),
+        item("For how long:", `${config.retention_days} days after your last message.`),
         item("Who sees it:", `the ${config.department_name} care team at the hospital, to check and improve this service.`),
       ]),
       el("p", { text: "This device also keeps the chat so you can come back to it. "
