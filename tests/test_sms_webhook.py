@@ -2,7 +2,10 @@
 `twilio` library's own RequestValidator and every text checked at the fake Twilio API."""
 from __future__ import annotations
 
+import os
 import secrets
+import signal
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -246,6 +249,55 @@ def test_a_replayed_message_sid_makes_one_turn(sms):
     assert user_turns(discharge.conversation_id) == turns == 1
     assert not sms.twilio.wait_for(lambda: len(sms.twilio.messages_to(phone)) > 1, timeout=1.5)
     assert len(inbound_rows(phone)) == 1
+
+
+def wait_for_status(phone: str, status: str, timeout: float = 30) -> InboundSms:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = inbound_rows(phone)
+        if rows and rows[-1].status == status:
+            return rows[-1]
+        time.sleep(0.2)
+    raise AssertionError(f"no text from {phone} became {status}: {inbound_rows(phone)}")
+
+
+def test_a_text_whose_turn_was_cut_off_by_a_restart_is_answered_once(sms):
+    """The turn hangs (the action server frozen), Twilio gives up, Rasa is killed: the text is
+    in the table, and the restarted Rasa answers it, once."""
+    stack = sms.stack
+    phone = new_phone()
+    discharge = register(phone)
+    actions = stack.processes["actions"].pid
+    os.kill(actions, signal.SIGSTOP)
+    try:
+        params = params_for(sms, phone, "hi, the site is a bit sore")
+        assert post(sms, params).status_code == 200      # answered at once, turn still running
+        wait_for_status(phone, "processing")
+        assert post(sms, params).status_code == 200      # Twilio's retry of the same text
+        stack.stop("rasa", sig=signal.SIGKILL)
+    finally:
+        os.kill(actions, signal.SIGCONT)
+    stack.start_rasa(env={"SMS_LEASE_SECONDS": "3"})
+    stack.wait_until_up()
+    [reply] = sms.twilio.wait_for_count(phone, 1, timeout=90)
+    assert "?" in reply
+    row = wait_for_status(phone, "processed")
+    assert row.attempts == 2 and len(inbound_rows(phone)) == 1
+    assert user_turns(discharge.conversation_id) == 1
+    assert not sms.twilio.wait_for(lambda: len(sms.twilio.messages_to(phone)) > 1, timeout=1.5)
+
+
+def test_texts_from_one_number_are_answered_in_the_order_they_came(sms):
+    phone = new_phone()
+    discharge = register(phone)
+    say(sms, phone, "hi")                                   # -> bleeding?
+    for sid, body in (("SMfirst", "no bleeding"), ("SMsecond", "no fever")):
+        assert post(sms, params_for(sms, phone, body, sid=sid + secrets.token_hex(8))
+                    ).status_code == 200
+    sms.twilio.wait_for_count(phone, 3, timeout=60)
+    slots = sms.bot.slots(discharge.conversation_id)
+    assert slots["bleeding"] == "none" and slots["fever"] == "none"
+    assert [r.status for r in inbound_rows(phone)] == ["processed"] * 3
 
 
 def test_a_post_without_body_is_answered_not_a_500(sms):

@@ -55,11 +55,10 @@ def kept_text(text: str, max_chars: int) -> tuple[str, dict]:
     return text[:keep], {"stored_chars": keep, "sent_chars": len(text)}
 
 
-async def store_unprocessed(request: Request, message: UserMessage, reply: str, reason: str) -> None:
+async def store_unprocessed(agent: Any, message: UserMessage, reply: str, reason: str) -> None:
     """Best effort, under the conversation's lock: a message the bot did not process (its turn
     failed, or it was too long to read) is stored with the line the patient was shown, so staff
     see what was said. Rasa never processed it, so it has no intent."""
-    agent = getattr(request.app.ctx, "agent", None)
     try:
         async with agent.lock_store.lock(message.sender_id):
             store = agent.tracker_store
@@ -79,7 +78,8 @@ async def store_unprocessed(request: Request, message: UserMessage, reply: str, 
 
 
 async def store_failsafe(request: Request, message: UserMessage) -> None:
-    await store_unprocessed(request, message, FAILSAFE_LINE, "failsafe")
+    await store_unprocessed(getattr(request.app.ctx, "agent", None), message, FAILSAFE_LINE,
+                            "failsafe")
 
 
 MAX_METADATA_KEYS, MAX_METADATA_CHARS = 8, 64
@@ -180,7 +180,7 @@ class SafeRestInput(RestInput):
             limit = settings().max_message_chars
             if len(text) > limit:
                 reply = too_long_line(limit)
-                await store_unprocessed(request, message, reply, "too_long")
+                await store_unprocessed(request.app.ctx.agent, message, reply, "too_long")
                 return response.json([{"recipient_id": sender_id, "text": reply,
                                        "custom": {"too_long": True}}])
             try:

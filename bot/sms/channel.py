@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 from urllib.parse import parse_qsl
@@ -31,10 +32,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
-from bot.channels.rest import store_failsafe
+from bot.channels.rest import handle_retry, store_unprocessed
 from bot.channels.text import clean_message, too_long_line
 from bot.config import settings
 from bot.failures import describe
+from bot.policy import FAILSAFE_LINE
 from bot.sms import discharges, inbound, outbox
 from bot.sms.context import context_events
 from bot.sms.models import utcnow
@@ -42,6 +44,9 @@ from bot.sms.settings import SmsSettings, sms_settings
 from bot.sms.texts import failsafe_text, keyword, no_text_reply, render_messages
 
 logger = logging.getLogger(__name__)
+# A text older than this that nobody took is picked up by the sweep (a restart lost its
+# task); one that failed this often gets the fail-safe line instead of another try.
+WAITING_GRACE, SWEEP_SECONDS, MAX_ATTEMPTS = timedelta(seconds=30), 10, 3
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
@@ -105,6 +110,7 @@ class SmsInput(InputChannel):
     def __init__(self) -> None:
         self._senders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sms-send")
         self._background: set = set()
+        self._phone_locks: dict[str, asyncio.Lock] = {}
 
     def get_output_channel(self) -> Optional[CollectingOutputChannel]:
         return SmsOutput()
@@ -155,25 +161,73 @@ class SmsInput(InputChannel):
             except ValueError:
                 num_media = 0
             phone = _e164(sender)
-            inbound_id, new = await asyncio.to_thread(
-                inbound.record, sid, phone, form.first("To"), body, num_media)
+            _, new = await asyncio.to_thread(inbound.record, sid, phone, form.first("To"), body,
+                                             num_media)
             if not new:
                 logger.info("SMS %s seen before (a Twilio retry): no second turn", sid)
-                return response.text(EMPTY_TWIML, content_type="text/xml")
-            try:
-                ids = await self._handle(cfg, request, on_new_message, inbound_id, sid, phone,
-                                         body)
-            except Exception as error:
-                logger.error("SMS %s could not be handled: %s", sid, describe(error))
-                ids = await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone,
-                                              failsafe_text(), kind="failsafe", status="failed")
-            self._send_soon(cfg, ids)
+            # Stored: Twilio gets its answer now, and the turn runs apart from this request,
+            # so a request cancelled mid-turn (Twilio's 15 s, a proxy) loses nothing.
+            self._drain_soon(request, on_new_message, phone)
             return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        @webhook.listener("after_server_start")
+        async def pick_up_waiting_texts(app, _) -> None:
+            self._sweeper = asyncio.create_task(self._sweep(app, on_new_message))
+
+        @webhook.listener("before_server_stop")
+        async def stop_sweeping(app, _) -> None:
+            if getattr(self, "_sweeper", None):
+                self._sweeper.cancel()
 
         return webhook
 
-    async def _handle(self, cfg: SmsSettings, request: Request, on_new_message,
-                      inbound_id: int, sid: str, phone: str, body: str) -> list[int]:
+    # --- the turns, from the table ------------------------------------------------------
+
+    def _drain_soon(self, request: Request, on_new_message, phone: str) -> None:
+        task = asyncio.create_task(self._drain(request.app, on_new_message, phone))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _drain(self, app, on_new_message, phone: str) -> None:
+        """Every unfinished text from `phone`, oldest first, one turn each. One drain per
+        number in this process; the table's claims keep other processes out."""
+        async with self._phone_locks.setdefault(phone, asyncio.Lock()):
+            while True:
+                cfg = sms_settings()
+                claimed = await asyncio.to_thread(inbound.claim_next, phone, utcnow(), cfg.lease)
+                if claimed is None:
+                    break
+                await self._turn(cfg, app, on_new_message, claimed)
+
+    async def _turn(self, cfg: SmsSettings, app, on_new_message,
+                    claimed: inbound.ClaimedText) -> None:
+        try:
+            if claimed.attempts > MAX_ATTEMPTS:
+                raise RuntimeError(f"text {claimed.id} failed {MAX_ATTEMPTS} times")
+            ids = await self._handle(cfg, app, on_new_message, claimed)
+        except Exception as error:
+            logger.error("SMS %s could not be handled: %s", claimed.message_sid, describe(error))
+            ids = await asyncio.to_thread(inbound.reply, cfg, claimed.id, claimed.phone,
+                                          failsafe_text(), kind="failsafe", status="failed")
+        self._send_soon(cfg, ids)
+
+    async def _sweep(self, app, on_new_message) -> None:
+        """Texts left unfinished by a restart or a dead replica: picked up again."""
+        while True:
+            try:
+                cfg, now = sms_settings(), utcnow()
+                for phone in await asyncio.to_thread(
+                        inbound.waiting_phones, now, now - WAITING_GRACE, cfg.lease):
+                    self._background.add(asyncio.create_task(
+                        self._drain(app, on_new_message, phone)))
+            except Exception as error:
+                logger.error("could not look for waiting texts: %s", describe(error))
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    async def _handle(self, cfg: SmsSettings, app, on_new_message,
+                      claimed: inbound.ClaimedText) -> list[int]:
+        inbound_id, sid, phone, body = (claimed.id, claimed.message_sid, claimed.phone,
+                                        claimed.body)
         discharge = await asyncio.to_thread(discharges.find_for_phone, phone)
         word = keyword(body)
         if word:
@@ -195,29 +249,32 @@ class SmsInput(InputChannel):
             return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone,
                                            too_long_line(limit), kind="reply",
                                            status="too_long", discharge_id=discharge.id)
-        await self._add_discharge_context(request, discharge)
+        await self._add_discharge_context(app, discharge)
         collector = SmsOutput()
         message = UserMessage(body, collector, discharge.conversation_id, input_channel=self.name(),
                               message_id=sid,
                               metadata={"discharge_id": discharge.id, "message_sid": sid})
         try:
-            await on_new_message(message)
+            if claimed.attempts > 1:  # a dead process's claim: its turn may be stored already
+                await handle_retry(app.ctx.agent, message)
+            else:
+                await on_new_message(message)
         except Exception as error:  # the turn was not stored: send nothing of it but the fail-safe line
             logger.error("turn failed for discharge %s: %s", discharge.id, describe(error))
             collector.messages.clear()
         text = render_messages(collector.messages, cfg.core.emergency_number)
         status = "processed"
         if not text:
-            await store_failsafe(request, message)
+            await store_unprocessed(app.ctx.agent, message, FAILSAFE_LINE, "failsafe")
             text, status = failsafe_text(), "failed"
         return await asyncio.to_thread(inbound.reply, cfg, inbound_id, phone, text, kind="reply",
                                        status=status, discharge_id=discharge.id)
 
     @staticmethod
-    async def _add_discharge_context(request: Request, discharge) -> None:
+    async def _add_discharge_context(app, discharge) -> None:
         """Child or not and the days since the procedure, from the discharge, into the
         conversation before its turn. Best effort: without it the bot asks instead."""
-        agent = request.app.ctx.agent
+        agent = app.ctx.agent
         try:
             async with agent.lock_store.lock(discharge.conversation_id):
                 store = agent.tracker_store
