@@ -4,7 +4,9 @@ Answers like Twilio's REST API 2010-04-01 does (HTTP Basic auth with the account
 auth token; form-encoded POST; JSON message resources and Twilio-style errors), records
 every request, and can be told to fail: the next N sends with a status, a number that is
 permanently refused, a delay, or a message accepted but answered too late (the client
-times out not knowing it was sent).
+times out not knowing it was sent). A message sent with a StatusCallback gets Twilio's
+signed callbacks: "sent", then "delivered" (or "undelivered", error 30003, for a number
+marked `undeliverable`).
 
     with FakeTwilio() as twilio:            # a thread serving on 127.0.0.1:<free port>
         env = twilio.env()                  # TWILIO_* settings pointing at it
@@ -119,6 +121,8 @@ class FakeTwilio(FakeServer):
         self.requests: list[dict] = []      # every POST to Messages.json, accepted or not
         self.latency = 0.0
         self.refused_numbers: dict[str, tuple[int, int, str]] = {}
+        self.undeliverable: set[str] = set()
+        self.callbacks: list[dict] = []     # status callbacks posted: url, params, HTTP status
         self._failures: list[tuple[int, int, str]] = []
         self._hangs: list[float] = []
         self._lock = threading.Lock()
@@ -202,7 +206,7 @@ class FakeTwilio(FakeServer):
     async def _create(self, request: web.Request) -> web.Response:
         form = await request.post()
         record = {"to": form.get("To"), "from": form.get("From"), "body": form.get("Body"),
-                  "at": datetime.now(timezone.utc)}
+                  "status_callback": form.get("StatusCallback"), "at": datetime.now(timezone.utc)}
         with self._lock:
             self.requests.append(record)
             failure = self._failures.pop(0) if self._failures else None
@@ -231,9 +235,35 @@ class FakeTwilio(FakeServer):
         resource = self._resource(sid, to, from_, body, record["at"], "queued")
         with self._lock:
             self.messages.append({**record, "sid": sid, "resource": resource})
+        if record["status_callback"]:
+            asyncio.get_running_loop().create_task(self._report(record["status_callback"], sid, to))
         if hang:
             await asyncio.sleep(hang)
         return web.json_response(resource, status=201)
+
+    async def _report(self, url: str, sid: str, to: str) -> None:
+        """What Twilio posts to a message's StatusCallback, signed with the auth token."""
+        from aiohttp import ClientSession
+        from twilio.request_validator import RequestValidator
+
+        final = ("undelivered", "30003") if to in self.undeliverable else ("delivered", "")
+        async with ClientSession() as http:
+            for state, error in (("sent", ""), final):
+                await asyncio.sleep(0.05)
+                params = {"AccountSid": self.account_sid, "ApiVersion": "2010-04-01",
+                          "From": self.from_number, "MessageSid": sid, "SmsSid": sid,
+                          "MessageStatus": state, "SmsStatus": state, "To": to}
+                if error:
+                    params["ErrorCode"] = error
+                signature = RequestValidator(self.auth_token).compute_signature(url, params)
+                try:
+                    async with http.post(url, data=params,
+                                         headers={"X-Twilio-Signature": signature}) as answer:
+                        status = answer.status
+                except Exception:
+                    status = 0
+                with self._lock:
+                    self.callbacks.append({"url": url, "params": params, "status": status})
 
     async def _list(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -50,7 +50,9 @@ def params_for(sms, sender: str, body=None, sid=None, **extra) -> dict:
     return params
 
 
-def post(sms, params: dict, *, signature="sign", url=None, token=None) -> requests.Response:
+def post(sms, params: dict, *, signature="sign", url=None, token=None,
+         to=None) -> requests.Response:
+    """POST `params` to `to` (the SMS webhook), signed as Twilio signs for `url`."""
     headers = {}
     if signature == "sign":
         validator = RequestValidator(token or sms.env["TWILIO_AUTH_TOKEN"])
@@ -58,7 +60,7 @@ def post(sms, params: dict, *, signature="sign", url=None, token=None) -> reques
                                                                     params)
     elif signature:
         headers["X-Twilio-Signature"] = signature
-    return requests.post(sms.webhook_url, data=params, headers=headers, timeout=60)
+    return requests.post(to or sms.webhook_url, data=params, headers=headers, timeout=60)
 
 
 def say(sms, sender: str, body: str, expect_replies: int = 1) -> str:
@@ -298,6 +300,37 @@ def test_texts_from_one_number_are_answered_in_the_order_they_came(sms):
     slots = sms.bot.slots(discharge.conversation_id)
     assert slots["bleeding"] == "none" and slots["fever"] == "none"
     assert [r.status for r in inbound_rows(phone)] == ["processed"] * 3
+
+
+def outbox_rows(phone: str) -> list[OutboundSms]:
+    with session() as s:
+        return list(s.scalars(select(OutboundSms).where(OutboundSms.to_number == phone)
+                              .order_by(OutboundSms.id)))
+
+
+def test_delivery_receipts_record_what_became_of_each_text(sms):
+    delivered, lost = new_phone(), new_phone()
+    register(delivered)
+    register(lost)
+    sms.twilio.undeliverable.add(lost)
+    say(sms, delivered, "hi")
+    say(sms, lost, "hi")
+    status_url = sms.webhook_url[: -len("/webhook")] + "/status"
+    assert sms.twilio.wait_for(lambda: len([c for c in sms.twilio.callbacks
+                                            if c["params"]["To"] in (delivered, lost)]) == 4)
+    assert {c["url"] for c in sms.twilio.callbacks} == {status_url}
+    assert all(c["status"] == 204 for c in sms.twilio.callbacks)
+    [good], [bad] = outbox_rows(delivered), outbox_rows(lost)
+    assert (good.status, good.delivery_status, good.delivery_error) == ("sent", "delivered", None)
+    assert (bad.status, bad.delivery_status, bad.delivery_error) == ("sent", "undelivered", "30003")
+
+    # A late "sent" never undoes "undelivered"; an unsigned callback changes nothing.
+    late = {"MessageSid": bad.twilio_sid, "MessageStatus": "sent", "AccountSid": sms.twilio.account_sid}
+    assert post(sms, late, url=status_url, to=status_url).status_code == 204
+    assert post(sms, {**late, "MessageStatus": "delivered"}, url=status_url, to=status_url,
+                signature="forged").status_code == 403
+    [bad] = outbox_rows(lost)
+    assert bad.delivery_status == "undelivered"
 
 
 def test_a_post_without_body_is_answered_not_a_500(sms):

@@ -37,7 +37,7 @@ from bot.channels.text import clean_message, too_long_line
 from bot.config import settings
 from bot.failures import describe
 from bot.policy import FAILSAFE_LINE
-from bot.sms import discharges, inbound, outbox
+from bot.sms import discharges, inbound, outbox, twilio_client
 from bot.sms.context import context_events
 from bot.sms.models import utcnow
 from bot.sms.settings import SmsSettings, sms_settings
@@ -128,14 +128,15 @@ class SmsInput(InputChannel):
 
     # --- the webhook -----------------------------------------------------------------
 
-    def _signed(self, cfg: SmsSettings, request: Request, form: PostedForm) -> bool:
+    def _signed(self, cfg: SmsSettings, request: Request, form: PostedForm,
+                url: Optional[str] = None) -> bool:
         signature = request.headers.get("X-Twilio-Signature", "")
         if not cfg.auth_token:
             logger.error("SMS webhook refused a request: TWILIO_AUTH_TOKEN is not set")
             return False
         if not signature:
             return False
-        url = cfg.webhook_url or request.url
+        url = url or cfg.webhook_url or request.url
         return RequestValidator(cfg.auth_token).validate(url, form, signature)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -169,6 +170,21 @@ class SmsInput(InputChannel):
             # so a request cancelled mid-turn (Twilio's 15 s, a proxy) loses nothing.
             self._drain_soon(request, on_new_message, phone)
             return response.text(EMPTY_TWIML, content_type="text/xml")
+
+        @webhook.route("/status", methods=["POST"])
+        async def delivery_receipt(request: Request) -> HTTPResponse:
+            """Twilio's status callback for a text we sent, signed like the messages."""
+            cfg = sms_settings()
+            form = PostedForm.parse(request.body or b"")
+            if not self._signed(cfg, request, form,
+                                url=twilio_client.status_callback_url(cfg) or request.url):
+                return response.text("Forbidden", status=403)
+            sid, state = form.first("MessageSid"), form.first("MessageStatus")
+            if not sid or not state:
+                return response.text("MessageSid and MessageStatus are needed", status=400)
+            await asyncio.to_thread(outbox.record_delivery, sid, state, form.first("ErrorCode"),
+                                    utcnow())
+            return response.empty()
 
         @webhook.listener("after_server_start")
         async def pick_up_waiting_texts(app, _) -> None:

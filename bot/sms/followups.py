@@ -10,6 +10,7 @@ the conversation's event log, never a second text.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import datetime
 from typing import Optional
@@ -114,7 +115,7 @@ def _retry_later(cfg: SmsSettings, followup: FollowUp, token: str, now: datetime
 
 def dispatch(cfg: SmsSettings, claimed: Claimed, now: Optional[datetime] = None) -> str:
     """Start one claimed follow-up: returns sent, skipped, cancelled, retry, failed, queued."""
-    now = now or utcnow()
+    started, now = time.monotonic(), now or utcnow()
     followup, discharge, token = claimed.followup, claimed.discharge, claimed.token
     reason = None
     if discharge.cancelled_at is not None:
@@ -161,7 +162,8 @@ def dispatch(cfg: SmsSettings, claimed: Claimed, now: Optional[datetime] = None)
         return "busy"
     results = []
     if first is not None:
-        results.append(outbox.send_claimed(cfg, first[1], first[0], now, is_opted_out=stopped))
+        results.append(outbox.send_claimed(cfg, first[1], first[0], now, is_opted_out=stopped,
+                                           started=started))
         ids = ids[1:]
-    results += outbox.deliver_all(cfg, ids, now)
+    results += outbox.deliver_all(cfg, ids, now, started)
     return "sent" if results and all(r == "sent" for r in results) else "queued"

@@ -121,10 +121,15 @@ class OutboundSms(Base):
     check_before_send = Column(Boolean, nullable=False, default=False)
     claim_token = Column(String(32), nullable=True)
     claimed_at = Column(UTCDateTime, nullable=True)
-    twilio_sid = Column(String(64), nullable=True)
+    twilio_sid = Column(String(64), nullable=True, index=True)
     last_error = Column(Text, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at = Column(UTCDateTime, nullable=True)
+    # What Twilio's status callback last said: sent, delivered, undelivered or failed
+    # (and its error code); `status` only says whether Twilio accepted the text.
+    delivery_status = Column(String(16), nullable=True)
+    delivery_error = Column(String(16), nullable=True)
+    delivery_at = Column(UTCDateTime, nullable=True)
 
 
 class InboundSms(Base):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Iterable, Optional
@@ -88,12 +89,20 @@ def _claim(row_id: int, now: datetime) -> Optional[tuple[str, OutboundSms, bool]
         return token, row, opted_out(s, row.to_number)
 
 
+def moved_on(now: datetime, since: float) -> datetime:
+    """The pass's clock (`now`, fixed in tests) moved on by the real time since `since`
+    (time.monotonic()): a follow-up waits for Rasa before it is sent, and `sent_at` is when
+    Twilio took the text, not when the pass began."""
+    return now + timedelta(seconds=max(0.0, time.monotonic() - since))
+
+
 def _finish(row: OutboundSms, token: str, now: datetime, status: str, *,
             sid: Optional[str] = None, error: Optional[str] = None,
-            retry_at: Optional[datetime] = None, check: bool = False) -> None:
+            retry_at: Optional[datetime] = None, check: bool = False,
+            sent_at: Optional[datetime] = None) -> None:
     values = {"status": status, "claim_token": None}
     if sid:
-        values.update(twilio_sid=sid, sent_at=now)
+        values.update(twilio_sid=sid, sent_at=sent_at or now)
     if error is not None:
         values["last_error"] = error[:2000]
     if retry_at is not None:
@@ -124,17 +133,19 @@ def _finish(row: OutboundSms, token: str, now: datetime, status: str, *,
 def deliver(cfg: SmsSettings, row_id: int, now: Optional[datetime] = None) -> str:
     """Try to send one queued text now. Returns what happened: sent, retry, failed,
     expired, suppressed, or busy (not claimable: already taken, done, or waiting)."""
-    now = now or utcnow()
+    started, now = time.monotonic(), now or utcnow()
     claim = _claim(row_id, now)
     if claim is None:
         return "busy"
     token, row, is_opted_out = claim
-    return send_claimed(cfg, row, token, now, is_opted_out)
+    return send_claimed(cfg, row, token, now, is_opted_out, started=started)
 
 
 def send_claimed(cfg: SmsSettings, row: OutboundSms, token: str, now: datetime,
-                 is_opted_out: bool) -> str:
-    """Send a row we hold the claim of (status `sending`, our token)."""
+                 is_opted_out: bool, started: Optional[float] = None) -> str:
+    """Send a row we hold the claim of (status `sending`, our token). `started` is the
+    time.monotonic() at which `now` was read."""
+    started = time.monotonic() if started is None else started
     if row.not_after is not None and now > row.not_after:
         logger.error("text %s to %s expired unsent (%s): %s", row.id, row.to_number, row.kind,
                      row.last_error or "its time passed")
@@ -153,7 +164,7 @@ def send_claimed(cfg: SmsSettings, row: OutboundSms, token: str, now: datetime,
             sid = twilio_client.send(cfg, row.to_number, row.body)
     except twilio_client.SendError as error:
         return _failed(cfg, row, token, now, error)
-    _finish(row, token, now, "sent", sid=sid)
+    _finish(row, token, now, "sent", sid=sid, sent_at=moved_on(now, started))
     return "sent"
 
 
@@ -178,12 +189,14 @@ def _failed(cfg: SmsSettings, row: OutboundSms, token: str, now: datetime,
     return "retry"
 
 
-def deliver_all(cfg: SmsSettings, ids: Iterable[int], now: Optional[datetime] = None) -> list[str]:
+def deliver_all(cfg: SmsSettings, ids: Iterable[int], now: Optional[datetime] = None,
+                started: Optional[float] = None) -> list[str]:
     """In order (used by the webhook for one reply, which may have several parts)."""
     results = []
     for row_id in ids:
         try:
-            results.append(deliver(cfg, row_id, now))
+            at = moved_on(now, started) if now and started is not None else now
+            results.append(deliver(cfg, row_id, at))
         except Exception:  # the row stays claimed; the lease hands it to the worker later
             logger.exception("delivering text %s", row_id)
             results.append("error")
@@ -209,3 +222,28 @@ def release_stale(cfg: SmsSettings, now: datetime) -> int:
                                  next_attempt_at=now,
                                  last_error="claim expired: the sender stopped mid-send")
                          .execution_options(synchronize_session=False)).rowcount
+
+
+# Twilio's message states in the order they happen; callbacks can arrive out of order, and
+# a later state never goes back to an earlier one.
+DELIVERY_ORDER = {"accepted": 0, "queued": 0, "sending": 1, "sent": 2, "delivered": 3,
+                  "undelivered": 3, "failed": 3, "read": 4}
+
+
+def record_delivery(twilio_sid: str, state: str, error_code: Optional[str],
+                    now: datetime) -> bool:
+    """Store what a status callback says about one of our texts; False if it is not ours or
+    says nothing newer than what we know."""
+    state = state.lower()
+    if state not in DELIVERY_ORDER:
+        return False
+    with session() as s, s.begin():
+        row = s.scalars(select(OutboundSms).where(OutboundSms.twilio_sid == twilio_sid)).first()
+        if row is None or DELIVERY_ORDER.get(row.delivery_status or "", -1) > DELIVERY_ORDER[state]:
+            return False
+        row.delivery_status, row.delivery_at = state, now
+        row.delivery_error = (error_code or None) if state in ("undelivered", "failed") else None
+        if state in ("undelivered", "failed"):
+            logger.warning("text %s (%s) was not delivered: Twilio error %s", row.id, row.kind,
+                           error_code or "none given")
+        return True

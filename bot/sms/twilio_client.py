@@ -15,6 +15,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from bot.config import env
 from bot.sms.settings import SmsSettings
 
 _local = threading.local()
@@ -51,13 +52,26 @@ def client(cfg: SmsSettings) -> Client:
     return cached[1]
 
 
+def status_callback_url(cfg: SmsSettings) -> Optional[str]:
+    """Where Twilio reports what became of each text: SMS_STATUS_CALLBACK_URL, else beside
+    the public SMS webhook (.../webhooks/sms/status); None when neither is known."""
+    explicit = env("SMS_STATUS_CALLBACK_URL")
+    if explicit:
+        return explicit
+    if cfg.webhook_url and cfg.webhook_url.rstrip("/").endswith("/webhook"):
+        return cfg.webhook_url.rstrip("/")[: -len("/webhook")] + "/status"
+    return None
+
+
 def send(cfg: SmsSettings, to: str, body: str) -> str:
     """Send one text; returns Twilio's message SID or raises SendError."""
     if not cfg.twilio_configured:
         raise SendError("Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, "
                         "TWILIO_FROM_NUMBER)", permanent=False, ambiguous=False)
     try:
-        message = client(cfg).messages.create(to=to, from_=cfg.from_number, body=body)
+        callback = status_callback_url(cfg)
+        extra = {"status_callback": callback} if callback else {}
+        message = client(cfg).messages.create(to=to, from_=cfg.from_number, body=body, **extra)
     except TwilioRestException as error:
         permanent = (error.code in PERMANENT_CODES
                      or (400 <= error.status < 500 and error.status not in (401, 408, 409, 429)))
