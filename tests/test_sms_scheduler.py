@@ -247,6 +247,18 @@ def test_rasa_down_retries_the_follow_up(sms_fakes):
     assert len(sms_fakes.twilio.bodies_to(d.phone)) == 1
 
 
+def test_sent_at_is_when_twilio_took_the_text_not_when_the_pass_began(sms_fakes):
+    d = register(54).discharge
+    sms_fakes.rasa.latency = 1.0  # Rasa takes a second to start the follow-up
+    dispatcher = Dispatcher(sms_settings())
+    try:
+        assert dispatcher.run_once(DAY0)["followup_sent"] == 1
+    finally:
+        dispatcher.close()
+    [row] = outbox_rows(discharge_id=d.id)
+    assert row.sent_at - DAY0 >= timedelta(seconds=1)
+
+
 def test_an_unclear_send_is_checked_at_twilio_not_sent_twice(sms_fakes, monkeypatch):
     monkeypatch.setenv("SMS_HTTP_TIMEOUT_SECONDS", "0.5")
     twilio = sms_fakes.twilio
