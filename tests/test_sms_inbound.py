@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from sqlalchemy import delete
+
 from bot.sms import cli, inbound
 from bot.sms.models import utcnow
 
@@ -65,3 +67,31 @@ def test_cli_status_counts_texts_in_and_those_waiting(sms_clean, capsys):
     assert cli.main(["status"]) == 0
     out = capsys.readouterr().out
     assert "texts in: received 1" in out and "waiting for their turn" in out
+
+
+def test_cli_add_with_a_date_in_the_past_warns_and_prints_the_conversation_id(sms_clean, capsys):
+    assert cli.main(["add", "--phone", "07400 200005", "--procedure", "bone_biopsy",
+                     "--at", "2020-01-06 10:00"]) == 0
+    captured = capsys.readouterr()
+    assert "no follow-up will be sent" in captured.err
+    assert "conversation id: sms-" in captured.out
+
+
+def test_cli_status_gives_skipped_by_reason_and_the_workers_last_pass(sms_clean, capsys):
+    from bot.sms import heartbeat
+
+    with inbound.session() as s, s.begin():
+        s.execute(delete(heartbeat.WorkerHeartbeat))
+    cli.main(["add", "--phone", "07400 200006", "--procedure", "bone_biopsy",
+              "--at", "2020-01-06 10:00"])
+    capsys.readouterr()
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped 4: window had passed when the discharge was registered" in out
+    assert "no SMS worker has run yet" in out
+    heartbeat.beat("test-host:1", utcnow(), {"followup_sent": 1})
+    cli.main(["status"])
+    assert "worker: last pass 0 s ago (test-host:1)" in capsys.readouterr().out
+    heartbeat.beat("test-host:1", utcnow() - timedelta(hours=1), {})
+    cli.main(["status"])
+    assert "NOT RUNNING?" in capsys.readouterr().out

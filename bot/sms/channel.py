@@ -44,6 +44,8 @@ from bot.sms.settings import SmsSettings, sms_settings
 from bot.sms.texts import failsafe_text, keyword, no_text_reply, render_messages
 
 logger = logging.getLogger(__name__)
+# Twilio's client logs every request at INFO (eleven lines a text) into Rasa's log.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 # A text older than this that nobody took is picked up by the sweep (a restart lost its
 # task); one that failed this often gets the fail-safe line instead of another try.
 WAITING_GRACE, SWEEP_SECONDS, MAX_ATTEMPTS = timedelta(seconds=30), 10, 3

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.sms import discharges, inbound
+from bot.sms import discharges, heartbeat, inbound
 from bot.sms.models import Discharge, FollowUp, InboundSms, OutboundSms, utcnow
 from bot.sms.settings import sms_settings
 from bot.storage.db import session
@@ -56,6 +56,11 @@ def cmd_add(args) -> int:
     if not registered.created:
         print("already registered:")
     _print_discharge(discharges.as_dict(registered.discharge, registered.followups), cfg.timezone)
+    print(f"conversation id: {registered.discharge.conversation_id}")
+    if registered.created and not any(f.status == "scheduled" for f in registered.followups):
+        print("warning: no follow-up will be sent: every one is already past (is the date "
+              "right?). Cancel with: python -m bot.sms.cli cancel "
+              f"{registered.discharge.id}", file=sys.stderr)
     return 0
 
 
@@ -132,6 +137,19 @@ def cmd_status(_args) -> int:
             rows = s.execute(select(model.status, func.count()).group_by(model.status)).all()
             counts = ", ".join(f"{status} {count}" for status, count in sorted(rows)) or "none"
             print(f"{title}: {counts}")
+        skipped = s.execute(select(FollowUp.reason, func.count())
+                            .where(FollowUp.status == "skipped")
+                            .group_by(FollowUp.reason)).all()
+    for reason, count in sorted(skipped, key=lambda r: -r[1]):
+        print(f"  skipped {count}: {reason or 'no reason recorded'}")
+    beat = heartbeat.latest()
+    if beat is None:
+        print("worker: no SMS worker has run yet (make run starts python -m bot.sms.worker)")
+    else:
+        age = (now - beat.beat_at).total_seconds()
+        stale = "  <- NOT RUNNING? follow-ups are not going out" \
+            if age > max(60, 10 * cfg.poll_seconds) else ""
+        print(f"worker: last pass {age:.0f} s ago ({beat.worker}){stale}")
     waiting = inbound.waiting_phones(now, now - timedelta(minutes=1), cfg.lease)
     if waiting:
         print(f"  texts in waiting for their turn over a minute (Rasa down?): from "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.types import TypeDecorator
 
@@ -164,3 +164,13 @@ class OptOut(Base):
     opted_out = Column(Boolean, nullable=False)
     changed_at = Column(UTCDateTime, nullable=False, default=utcnow)
     keyword = Column(String(16), nullable=False)
+
+
+class WorkerHeartbeat(Base):
+    """One row per SMS worker (host:pid), stamped after each pass."""
+
+    __tablename__ = "sms_worker_heartbeats"
+
+    worker = Column(String(120), primary_key=True)
+    beat_at = Column(UTCDateTime, nullable=False)
+    last_pass = Column(JSON, nullable=True)    # what the pass did, counted

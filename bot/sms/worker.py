@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 from collections import Counter
@@ -25,7 +27,7 @@ from typing import Optional
 
 from aiohttp import web
 
-from bot.sms import followups, outbox
+from bot.sms import followups, heartbeat, outbox
 from bot.sms.api import make_app
 from bot.sms.models import utcnow
 from bot.sms.settings import SmsSettings, sms_settings
@@ -33,6 +35,7 @@ from bot.storage import retention
 from bot.storage.db import engine
 
 logger = logging.getLogger("bot.sms.worker")
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Dispatcher:
@@ -119,6 +122,7 @@ async def serve(cfg: SmsSettings, purge_at: time) -> None:
             done = {k: v for k, v in counts.items() if v}
             if done:
                 logger.info("dispatch: %s", done)
+            await loop.run_in_executor(None, heartbeat.beat, WORKER_NAME, utcnow(), done)
         except Exception:
             logger.exception("dispatch pass failed; trying again in %ss", cfg.poll_seconds)
         if purging is None or purging.done():  # a purge never holds up the texts
