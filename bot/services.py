@@ -220,6 +220,7 @@ error_log {root}/error.log warn;
 events {{ worker_connections 1024; }}
 
 http {{
+  server_tokens off;  # no version in the Server header or on error pages
   log_format upstreams '$remote_addr [$time_local] "$request" $status '
                        'conversation=$http_x_conversation_id '
                        'upstream=$upstream_addr upstream_status=$upstream_status '

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 
 from bot.console import auth, chart, export, queue, transcript
 from bot.console.events import EVENTS
-from bot.console.models import QueueEntry, Review, StaffSession
+from bot.console.models import LoginAttempt, QueueEntry, Review, StaffSession
 from bot.console.settings import ConsoleSettings
 from bot.storage.db import engine, session
 from bot.storage.models import TriageOutcome
@@ -201,6 +201,28 @@ def test_overview_counts_days_and_waiting(own_db):
     assert "emergency" in drawn.bars[-1].title or "emergency" in drawn.bars[0].title
 
 
+def test_events_of_any_shape_never_break_the_queue_transcript_or_export(own_db):
+    """Rasa stores what a client or its API was given: metadata, channel, parse data and a
+    bot message's data need not be what our channels send."""
+    t0 = NOW - timedelta(minutes=5)
+    add_event(own_db, "shapes", "user", t0, text="hi", input_channel={"not": "a name"},
+              metadata="not a dict")
+    add_event(own_db, "shapes", "user", t0, text=["not", "text"], input_channel=None,
+              metadata=["is_external"], parse_data="nothing")
+    add_event(own_db, "shapes", "user", t0, text="x", metadata={"is_external": True},
+              parse_data={"intent": "not a dict"})
+    add_event(own_db, "shapes", "bot", t0, text="ok", data=["not", "a dict"])
+    add_event(own_db, "shapes", "bot", t0, text="ok", data={"buttons": "Yes", "custom": [1]})
+    queue.sync(own_db)
+    with session(own_db) as s, s.begin():
+        t = transcript.load(s, "shapes")
+        rows = list(queue.all_rows(s, queue.Filters(), 100))
+    assert [m.kind for m in t.messages] == ["patient", "patient", "system", "bot", "bot"]
+    assert [r.entry.conversation_id for r in rows] == ["shapes"]
+    text, n = export.to_csv(rows)
+    assert n == 1 and "shapes" in text
+
+
 def test_transcript_shows_what_the_patient_saw(own_db, monkeypatch):
     t0 = NOW - timedelta(minutes=30)
     add_event(own_db, "t1", "session_started", t0)
@@ -254,24 +276,58 @@ def test_sessions_expire_when_idle_or_old(own_db):
         assert auth.load_session(s, cfg, token) is None
 
 
+def log_in(url: str, cfg: ConsoleSettings, username: str, password: str, ip: str):
+    """The console's three steps: reserve, check the password, finish."""
+    with session(url) as s, s.begin():
+        reservation = auth.reserve_attempt(s, cfg, username, ip)
+    if reservation.attempt_id is None:
+        return auth.LoginResult(locked_until=reservation.locked_until)
+    ok = auth.check_password(reservation, password)
+    with session(url) as s, s.begin():
+        return auth.finish_attempt(s, cfg, reservation, password, ok)
+
+
 def test_lockout_window_and_reset(own_db):
     cfg = ConsoleSettings(lockout_attempts=3, lockout_minutes=15, ip_failure_limit=5)
     staff(own_db, name="lock-me")
+    right = "a long test password 1"
+    for _ in range(2):
+        assert log_in(own_db, cfg, "lock-me", "wrong", "10.0.0.1").locked_until is None
+    assert log_in(own_db, cfg, "Lock-Me ", "wrong", "10.0.0.1").locked_until is not None
+    assert log_in(own_db, cfg, "lock-me", right, "10.0.0.1").staff is None
     with session(own_db) as s, s.begin():
-        for _ in range(2):
-            assert auth.authenticate(s, cfg, "lock-me", "wrong", "10.0.0.1").locked_until is None
-        assert auth.authenticate(s, cfg, "Lock-Me ", "wrong", "10.0.0.1").locked_until is not None
-        assert auth.authenticate(s, cfg, "lock-me", "a long test password 1", "10.0.0.1").staff is None
         later = auth.now_utc() + timedelta(minutes=16)
         assert auth.locked_until(s, cfg, "lock-me", "10.0.0.1", now=later) is None
         auth.unlock(s, "lock-me")
-        s.flush()
-        assert auth.authenticate(s, cfg, "lock-me", "a long test password 1", "10.0.0.1").staff
-        # one address trying many names
-        for i in range(5):
-            auth.authenticate(s, cfg, f"guess{i}", "x", "10.9.9.9")
+    assert log_in(own_db, cfg, "lock-me", right, "10.0.0.1").staff
+    # one address trying many names
+    for i in range(5):
+        log_in(own_db, cfg, f"guess{i}", "x", "10.9.9.9")
+    with session(own_db) as s:
         assert auth.locked_until(s, cfg, "someone-else", "10.9.9.9") is not None
         assert auth.locked_until(s, cfg, "someone-else", "10.0.0.2") is None
+
+
+def test_a_pending_attempt_counts_and_a_refused_one_does_not(own_db):
+    cfg = ConsoleSettings(lockout_attempts=2, lockout_minutes=15, ip_failure_limit=50)
+    staff(own_db, name="racer")
+    with session(own_db) as s, s.begin():
+        first = auth.reserve_attempt(s, cfg, "racer", "10.0.0.5")
+    with session(own_db) as s, s.begin():
+        second = auth.reserve_attempt(s, cfg, "racer", "10.0.0.5")
+    with session(own_db) as s, s.begin():  # two passwords are being checked: no third
+        third = auth.reserve_attempt(s, cfg, "racer", "10.0.0.5")
+    assert first.attempt_id and second.attempt_id and third.attempt_id is None
+    assert third.locked_until is not None
+    with session(own_db) as s:
+        kinds = sorted(s.scalars(select(LoginAttempt.kind).where(LoginAttempt.username == "racer")))
+    assert kinds == ["pending", "pending"]  # the refused one left no row
+    # A disabled account, or a password changed meanwhile, is no success.
+    ok = auth.check_password(first, "a long test password 1")
+    with session(own_db) as s, s.begin():
+        auth.set_password(s, auth.find_staff(s, "racer"), "another long password 2")
+    with session(own_db) as s, s.begin():
+        assert ok and auth.finish_attempt(s, cfg, first, "a long test password 1", ok).staff is None
 
 
 def test_password_and_username_rules(own_db):

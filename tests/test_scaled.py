@@ -83,6 +83,38 @@ def upstream_of_each_conversation(scaled) -> dict[str, set[str]]:
 
 
 # --- shape of the profile ------------------------------------------------------------------
+def test_nginx_names_no_version(tmp_root):
+    """Its own Server header and its error pages say "nginx", no version (Rasa's Sanic sends
+    no Server header at all). nginx alone, in front of replicas that are not running."""
+    import subprocess
+
+    from bot.services import Nginx, wait_for
+    from bot.stack import free_port
+
+    nginx = Nginx(tmp_root / f"nginx-{uuid.uuid4().hex[:6]}", rasa_port=free_port(),
+                  action_port=free_port(), replica_ports=[free_port()],
+                  actions_internal_port=free_port())
+
+    def up() -> bool:
+        try:
+            return requests.get(nginx.health_url, timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    process = subprocess.Popen(nginx.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(up, 30, "nginx")
+        health = requests.get(nginx.health_url, timeout=5)
+        down = requests.get(f"http://127.0.0.1:{nginx.rasa_port}/status", timeout=10)
+        assert down.status_code == 502
+        for response in (health, down):
+            assert response.headers["Server"] == "nginx"
+            assert not re.search(r"nginx/\d", response.text)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def test_rasa_events_table_has_a_sender_id_index_on_postgres(scaled):
     engine = create_engine(scaled.postgres.url, future=True)
     try:

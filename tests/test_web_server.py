@@ -343,6 +343,60 @@ def test_settings_default_to_a_local_server(monkeypatch):
     assert web_settings().rasa_url == "http://rasa:5005"
 
 
+# --- no software version in the Server header ------------------------------------
+
+def raw_head(url: str, request: bytes) -> bytes:
+    """The status line and headers of the answer to bytes sent as they are."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    return received.split(b"\r\n\r\n")[0]
+
+
+def web_chat_app():
+    cfg = WebSettings(host="127.0.0.1", port=0, rasa_url="http://127.0.0.1:9", rasa_timeout=1,
+                      allowed_origins=frozenset({HOSPITAL}))
+    return make_app(cfg, settings())
+
+
+def discharge_api_app():
+    from bot.sms.api import make_app as make_sms_api
+    from bot.sms.settings import sms_settings
+
+    return make_sms_api(sms_settings())
+
+
+@pytest.mark.parametrize("make", [web_chat_app, discharge_api_app])
+def test_our_servers_name_no_software_version(make):
+    """The web chat and the SMS worker's discharge API (the staff console's own test is in
+    tests/test_console_hardening.py)."""
+    from bot.sms.local_twilio import ServerThread
+
+    server = ServerThread(make()).start()
+    try:
+        for response in (requests.get(server.url + "/healthz"), requests.get(server.url + "/nope"),
+                         requests.post(server.url + "/api/chat", data=b"{"),
+                         requests.post(server.url + "/api/discharges", json={})):
+            assert "Server" not in response.headers, response.headers["Server"]
+        for bad in (b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", b"NONSENSE\r\n\r\n"):
+            head = raw_head(server.url, bad)
+            assert b" 400 " in head.split(b"\r\n")[0]
+            for line in head.split(b"\r\n")[1:]:
+                if line.lower().startswith(b"server:"):
+                    assert not re.search(rb"\d|python", line.lower()), line
+    finally:
+        server.stop()
+
+
 # --- through the real servers ---------------------------------------------------
 
 @pytest.mark.live

@@ -1,10 +1,12 @@
 """The staff console web server (`python -m bot.console`, aiohttp, CONSOLE_PORT).
 
 Server-rendered pages only: no script at all (the CSP forbids it), our own stylesheet,
-everything a patient wrote escaped by Jinja's autoescape. Every page but the login page,
-`/healthz` and the stylesheet needs a session; every POST needs the form's CSRF token
-(and, when the browser sends one, our own Origin). Database work runs in a worker thread
-(argon2 is slow on purpose, SQLite calls block).
+everything a patient wrote escaped by Jinja's autoescape (and shown with any character a
+browser cannot carry replaced, `bot.console.safe_text`). Every page but the login page,
+`/healthz` and the stylesheet needs a session; every POST needs a readable form
+(`bot.console.forms`: else 400) with the form's CSRF token (and, when the browser sends
+one, our own Origin). Database work runs in a worker thread (argon2 is slow on purpose,
+SQLite calls block).
 """
 from __future__ import annotations
 
@@ -14,20 +16,22 @@ import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Optional
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from markupsafe import Markup
 from sqlalchemy import select
 
 from bot.config import settings
-from bot.console import audit, auth, chart, export, queue, transcript
+from bot.console import audit, auth, chart, export, forms, queue, safe_text, transcript
 from bot.console.auth import aware
 from bot.console.models import REVIEW_OUTCOMES, ROLES, Staff
 from bot.console.settings import ConsoleSettings, console_settings
 from bot.policy import POLICY_VERSION
 from bot.storage.db import session as db_session
+from bot.web.security import hide_server_software
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -58,11 +62,21 @@ def _local(value: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
     return aware(value).astimezone(settings().timezone).strftime(fmt)
 
 
+def _showable(value: Any) -> Any:
+    """Every {{ value }}: a NUL or a lone surrogate from a client never reaches the page
+    (a lone surrogate cannot even be encoded). Our own markup (macros) is left alone."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return safe_text.showable(value)
+    return value
+
+
 def make_templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True, finalize=_showable)
     env.filters["local"] = _local
+    # A conversation id in a form field, percent-encoded: any character comes back intact.
+    env.filters["quote"] = lambda value: quote(value, safe="")
     env.globals.update(REVIEW_OUTCOMES=REVIEW_OUTCOMES, LEVELS=queue.LEVELS, ROLES=ROLES,
                        CHANNEL_GROUPS=queue.CHANNEL_GROUPS, ACTIONS=audit.ACTIONS,
                        POLICY_VERSION=POLICY_VERSION, urlencode=urlencode,
@@ -122,12 +136,19 @@ def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
+URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7f))  # printable ASCII but the space
+
+
 def safe_next(value: str) -> str:
-    """Only a local path: never `//host` or `http://host` (no open redirect)."""
-    parts = urlsplit(value or "")
+    """Only a local path: never `//host` or `http://host` (no open redirect), and never a
+    control character (browsers drop tabs and line breaks from a URL, so `/\t/host` means
+    `//host`; in the Location header a line break would end it). Anything else that is not
+    printable ASCII is percent-encoded, as a header must be."""
+    value = value or ""
+    parts = urlsplit(value)
     if value.startswith("/") and not value.startswith("//") and not parts.scheme \
-            and not parts.netloc and "\\" not in value:
-        return value
+            and not parts.netloc and "\\" not in value and not safe_text.CONTROL.search(value):
+        return quote(value, safe=URL_SAFE)
     return "/"
 
 
@@ -143,6 +164,8 @@ def same_origin(request: web.Request) -> bool:
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
+    except forms.BadForm as problem:
+        response = error_page(request, 400, str(problem))
     except web.HTTPException as error:
         messages = {403: "You do not have access to this page.", 404: "There is no such page.",
                     405: "That is not allowed here.", 413: "That was too large."}
@@ -190,11 +213,10 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         if not same_origin(request):
             return error_page(request, 403, "This form came from another website.")
-        form = await request.post()
-        given = form.get("csrf_token")
+        form = request["form"] = await forms.read(request)
         session = request.get("session")
         expected = session.csrf_token if session else request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        if not auth.tokens_match(expected, given if isinstance(given, str) else None):
+        if not auth.tokens_match(expected, form.get("csrf_token")):
             return error_page(request, 403, "The form has expired. Go back, reload the page "
                                             "and try again.")
     return await handler(request)
@@ -223,24 +245,34 @@ async def login_page(request: web.Request, message: str = "", status: int = 200,
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    username = str(form.get("username", ""))[:200]
-    password = str(form.get("password", ""))
+    form = request["form"]
+    username = forms.field(form, "username")[:200]
+    password = forms.verbatim(form, "password")
     ip, cfg = client_ip(request), request.app[CFG_KEY]
-    next_path = safe_next(str(form.get("next", "/")))
+    next_path = safe_next(form.get("next", "/"))
+    name = auth.normalise_username(username)
 
-    def attempt(s):
-        result = auth.authenticate(s, cfg, username, password, ip)
+    def reserve(s):
+        reservation = auth.reserve_attempt(s, cfg, username, ip)
+        if reservation.attempt_id is None:
+            audit.record(s, "login_locked", username=name, ip=ip)
+        return reservation
+
+    def finish(s, reservation: auth.Reservation, password_ok: bool):
+        result = auth.finish_attempt(s, cfg, reservation, password, password_ok)
         if result.staff is not None:
-            token = auth.create_session(s, cfg, result.staff)
             audit.record(s, "login", staff=result.staff, ip=ip)
-            return result, token
-        locked = result.locked_until is not None
-        audit.record(s, "login_locked" if locked else "login_failed",
-                     username=auth.normalise_username(username), ip=ip)
+            return result, auth.create_session(s, cfg, result.staff)
+        audit.record(s, "login_failed", username=name, ip=ip)
         return result, None
 
-    result, token = await db(request, attempt)
+    # Three steps (see bot.console.auth): no transaction is open while argon2 runs.
+    reservation = await db(request, reserve)
+    if reservation.attempt_id is None:
+        result, token = auth.LoginResult(locked_until=reservation.locked_until), None
+    else:
+        password_ok = await asyncio.to_thread(auth.check_password, reservation, password)
+        result, token = await db(request, finish, reservation, password_ok)
     if token is None:
         if result.locked_until is not None:
             minutes = max(1, round((result.locked_until - auth.now_utc()).total_seconds() / 60))
@@ -308,8 +340,7 @@ async def queue_page(request: web.Request) -> web.Response:
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    filters = queue.Filters.from_query(form)
+    filters = queue.Filters.from_query(request["form"])
     staff, ip, limit = request["staff"], client_ip(request), request.app[CFG_KEY].export_max_rows
     await sync_queue(request)
 
@@ -344,9 +375,11 @@ async def transcript_page(request: web.Request) -> web.Response:
 
 
 async def review(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    conversation_id = str(form.get("conversation_id", ""))[:255]
-    outcome, note = str(form.get("outcome", "")), str(form.get("note", ""))
+    form = request["form"]
+    # Percent-encoded by the form (see the "quote" filter); a plain id reads the same.
+    conversation_id = unquote(forms.verbatim(form, "conversation_id"))[:255]
+    outcome = forms.field(form, "outcome", required=False)
+    note = forms.field(form, "note", required=False, lines=True)
     staff, ip = request["staff"], client_ip(request)
 
     def work(s):
@@ -374,8 +407,8 @@ async def account_page(request: web.Request, error: str = "", status: int = 200)
 
 
 async def change_password(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    current, new, again = (str(form.get(k, "")) for k in ("current", "new", "again"))
+    form = request["form"]
+    current, new, again = (forms.verbatim(form, k) for k in ("current", "new", "again"))
     staff, ip = request["staff"], client_ip(request)
     cfg = request.app[CFG_KEY]
 
@@ -410,12 +443,14 @@ async def accounts_page(request: web.Request, error: str = "", status: int = 200
 
 @require_admin
 async def create_account(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = request["form"]
+    username, password = forms.field(form, "username"), forms.verbatim(form, "password")
+    role = forms.field(form, "role")
+    display_name = forms.field(form, "display_name", required=False)
     me_id, ip = request["staff"].id, client_ip(request)
 
     def work(s):
-        created = auth.create_staff(s, str(form.get("username", "")), str(form.get("password", "")),
-                                    str(form.get("role", "")), str(form.get("display_name", "")))
+        created = auth.create_staff(s, username, password, role, display_name)
         audit.record(s, "account_create", staff=s.get(Staff, me_id), target=created.username,
                      ip=ip, detail={"role": created.role})
     try:
@@ -427,8 +462,10 @@ async def create_account(request: web.Request) -> web.StreamResponse:
 
 @require_admin
 async def update_account(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    action = str(form.get("action", ""))
+    form = request["form"]
+    action = forms.field(form, "action")
+    role = forms.field(form, "role") if action == "role" else ""
+    password = forms.verbatim(form, "password") if action == "password" else ""
     me_id, ip = request["staff"].id, client_ip(request)
     try:
         staff_id = int(request.match_info["staff_id"])
@@ -447,13 +484,12 @@ async def update_account(request: web.Request) -> web.StreamResponse:
         elif action == "enable":
             auth.set_active(s, target, True)
         elif action == "role":
-            role = str(form.get("role", ""))
             if target.id == me_id and role != "admin":
                 raise ValueError("You cannot take the admin role from yourself.")
             auth.set_role(s, target, role)
             detail["role"] = role
         elif action == "password":
-            auth.set_password(s, target, str(form.get("password", "")))
+            auth.set_password(s, target, password)
         elif action == "unlock":
             auth.unlock(s, target.username)
         else:
@@ -472,7 +508,7 @@ async def update_account(request: web.Request) -> web.StreamResponse:
 @require_admin
 async def audit_page(request: web.Request) -> web.Response:
     action = request.query.get("action", "")
-    username = request.query.get("username", "")[:150]
+    username = safe_text.without_controls(request.query.get("username", ""))[:150]
     before = request.query.get("before", "")
     staff, ip = request["staff"], client_ip(request)
 
@@ -521,6 +557,7 @@ async def background_sync(app: web.Application):
 def make_app(cfg: Optional[ConsoleSettings] = None, database_url: str = "") -> web.Application:
     app = web.Application(middlewares=[security_headers, authentication, csrf],
                           client_max_size=64 * 1024)
+    hide_server_software(app)
     app[CFG_KEY] = cfg or console_settings()
     app[URL_KEY] = database_url
     if app[CFG_KEY].sync_interval_seconds > 0:

@@ -9,6 +9,12 @@ Lock-out: `lockout_attempts` failed logins for one username within `lockout_minu
 answer tells nothing about which usernames exist). One address with `ip_failure_limit`
 failures in the same window is refused too. Attempts refused while locked are not counted,
 so a lock ends on time.
+
+A login is three steps, so that parallel logins (from any number of console processes)
+never check more passwords than the limit: `reserve_attempt` records a "pending" attempt,
+which counts as a failure, in a transaction that holds a lock on the username and the
+address; the password is checked outside any transaction; `finish_attempt` records the
+result. A pending attempt that never finishes (the process died) stays a failure.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.console.models import ROLES, LoginAttempt, Staff, StaffSession
@@ -133,15 +139,23 @@ def find_staff(s: Session, username: str) -> Optional[Staff]:
 
 
 # --- lock-out ------------------------------------------------------------------------
+COUNTED = ("failure", "pending")  # a pending attempt's password is being checked
+
+
 def locked_until(s: Session, cfg: ConsoleSettings, username: str, ip: str,
-                 now: Optional[datetime] = None) -> Optional[datetime]:
-    """When the lock on this username (or address) ends, or None when not locked."""
+                 now: Optional[datetime] = None,
+                 besides: Optional[int] = None) -> Optional[datetime]:
+    """When the lock on this username (or address) ends, or None when not locked;
+    `besides`: an attempt not to count (the one asking)."""
     now = now or now_utc()
     window = now - timedelta(minutes=cfg.lockout_minutes)
     last_reset = s.scalar(select(func.max(LoginAttempt.at)).where(
         LoginAttempt.username == username, LoginAttempt.kind.in_(("success", "unlock"))))
     since = max(window, aware(last_reset)) if last_reset else window
-    failures = select(func.count(), func.max(LoginAttempt.at)).where(LoginAttempt.kind == "failure")
+    failures = select(func.count(), func.max(LoginAttempt.at)).where(
+        LoginAttempt.kind.in_(COUNTED))
+    if besides is not None:
+        failures = failures.where(LoginAttempt.id != besides)
     count, last = s.execute(failures.where(LoginAttempt.username == username,
                                            LoginAttempt.at > since)).one()
     if count >= cfg.lockout_attempts:
@@ -156,28 +170,73 @@ def unlock(s: Session, username: str) -> None:
     s.add(LoginAttempt(username=normalise_username(username), ip="", kind="unlock", at=now_utc()))
 
 
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def _serialise_attempts(s: Session, username: str, ip: str) -> None:
+    """Until this transaction ends, no other login for this username or from this address
+    can count attempts. PostgreSQL: transaction-level advisory locks (username first, then
+    address: always the same order, so no deadlock). SQLite: nothing to do here; the insert
+    of the pending attempt takes the database's single write lock before anything is
+    counted."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    for key in (f"console-login user {username}", f"console-login ip {ip}" if ip else ""):
+        if key:
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(key)})
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A login attempt allowed to check its password (`attempt_id`), or refused."""
+    attempt_id: Optional[int]
+    locked_until: Optional[datetime]
+    staff_id: Optional[int] = None
+    password_hash: str = ""  # the account's; "" for an unknown or disabled one
+
+
+def reserve_attempt(s: Session, cfg: ConsoleSettings, username: str, ip: str) -> Reservation:
+    username = normalise_username(username)
+    _serialise_attempts(s, username, ip)
+    attempt = LoginAttempt(username=username, ip=ip, kind="pending", at=now_utc())
+    s.add(attempt)
+    s.flush()
+    lock = locked_until(s, cfg, username, ip, besides=attempt.id)
+    if lock is not None:
+        s.delete(attempt)  # a refused attempt is not counted: the lock ends on time
+        return Reservation(None, lock)
+    staff = find_staff(s, username) if username else None
+    usable = staff is not None and staff.active
+    return Reservation(attempt.id, None, staff.id if usable else None,
+                       staff.password_hash if usable else "")
+
+
+def check_password(reservation: Reservation, password: str) -> bool:
+    """Outside any transaction: argon2 takes its time, and takes it for an unknown or
+    disabled account too (the dummy hash)."""
+    ok = verify_password(reservation.password_hash or _dummy_hash(), password[:MAX_PASSWORD_CHARS])
+    return ok and reservation.staff_id is not None
+
+
 @dataclass
 class LoginResult:
     staff: Optional[Staff] = None
     locked_until: Optional[datetime] = None
 
 
-def authenticate(s: Session, cfg: ConsoleSettings, username: str, password: str,
-                 ip: str) -> LoginResult:
-    username = normalise_username(username)
-    lock = locked_until(s, cfg, username, ip)
-    if lock is not None:
-        return LoginResult(locked_until=lock)
-    staff = find_staff(s, username) if username else None
-    # Always run argon2, so an unknown username takes as long as a wrong password.
-    ok = verify_password(staff.password_hash if staff else _dummy_hash(), password[:MAX_PASSWORD_CHARS])
-    if staff is None or not staff.active or not ok:
-        s.add(LoginAttempt(username=username, ip=ip, kind="failure", at=now_utc()))
+def finish_attempt(s: Session, cfg: ConsoleSettings, reservation: Reservation, password: str,
+                   password_ok: bool) -> LoginResult:
+    attempt = s.get(LoginAttempt, reservation.attempt_id)
+    staff = s.get(Staff, reservation.staff_id) if password_ok else None
+    # The account may have been disabled, or its password changed, meanwhile.
+    if staff is None or not staff.active or staff.password_hash != reservation.password_hash:
+        attempt.kind = "failure"
         s.flush()
-        return LoginResult(locked_until=locked_until(s, cfg, username, ip))
+        return LoginResult(locked_until=locked_until(s, cfg, attempt.username, attempt.ip))
+    attempt.kind = "success"
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = hash_password(password)
-    s.add(LoginAttempt(username=username, ip=ip, kind="success", at=now_utc()))
     return LoginResult(staff=staff)
 
 

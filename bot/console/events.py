@@ -42,4 +42,15 @@ def event_data(raw: Any) -> dict:
         value = json.loads(raw or "{}")
     except (TypeError, ValueError):
         return {}
+    return mapping(value)
+
+
+def mapping(value: Any) -> dict:
+    """A part of an event that should be an object (metadata, parse data, a bot message's
+    data), or {}: Rasa stores whatever its API or a channel was given."""
     return value if isinstance(value, dict) else {}
+
+
+def text_of(value: Any) -> str:
+    """A part that should be text (a message, a channel name), or "" for anything else."""
+    return value if isinstance(value, str) else ""

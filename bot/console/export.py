@@ -1,8 +1,9 @@
 """CSV of the filtered queue, for audit meetings.
 
 One line per conversation in queue order: no patient messages, only what the queue shows
-(id, channel, level, times, review). Cells that a spreadsheet would run as a formula are
-prefixed with a quote (CSV injection).
+(id, channel, level, times, review). Whatever a client put in a sender id or a channel
+name, every cell is text a spreadsheet can hold (`bot.console.safe_text.showable`), and a
+cell that a spreadsheet would run as a formula is prefixed with a quote (CSV injection).
 """
 from __future__ import annotations
 
@@ -15,16 +16,19 @@ from bot.config import settings
 from bot.console.auth import aware
 from bot.console.models import REVIEW_OUTCOMES
 from bot.console.queue import CHANNEL_GROUPS, QueueRow
+from bot.console.safe_text import showable
 
 HEADER = ["conversation_id", "channel", "level", "first_activity", "last_activity",
           "advice_given", "reviewed", "review_outcome", "reviewed_by", "reviewed_at",
           "review_note"]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's list (a CR is a LF by now) and, to be safe, the full-width forms of = + - @.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def safe_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    text = showable("" if value is None else str(value))
+    # Leading spaces too: some spreadsheets skip them before looking for a formula.
+    return "'" + text if text.lstrip(" ").startswith(FORMULA_START) else text
 
 
 def _local(value: Optional[datetime]) -> str:

@@ -61,7 +61,8 @@ class LoginAttempt(Base):
     id = Column(Integer, primary_key=True)
     username = Column(String(150), nullable=False)
     ip = Column(String(64), nullable=False, default="")
-    # "failure", "success", or "unlock" (an admin lifted a lock-out)
+    # "pending" (its password is being checked; counted as a failure), "failure",
+    # "success", or "unlock" (an admin lifted a lock-out)
     kind = Column(String(16), nullable=False)
     at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 

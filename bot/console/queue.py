@@ -28,8 +28,9 @@ from sqlalchemy.sql import ColumnElement
 
 from bot.config import settings
 from bot.console.auth import aware
-from bot.console.events import EVENTS, event_data, events_exist
+from bot.console.events import EVENTS, event_data, events_exist, mapping, text_of
 from bot.console.models import REVIEW_OUTCOMES, QueueEntry, Review, Staff, SyncMark
+from bot.console.safe_text import storable, without_controls
 from bot.policy import Level
 from bot.storage.db import session as db_session
 from bot.storage.models import TriageOutcome
@@ -123,7 +124,7 @@ class Filters:
         return cls(levels=levels, date_from=_date(query.get("from")), date_to=_date(query.get("to")),
                    channel=channel if channel in CHANNEL_GROUPS else "",
                    reviewed=reviewed, procedure=procedure if procedure in PROCEDURES else "",
-                   search=str(query.get("q", "")).strip()[:MAX_SEARCH])
+                   search=without_controls(str(query.get("q", ""))).strip()[:MAX_SEARCH])
 
     def as_query(self) -> list[tuple[str, str]]:
         pairs = [("level", lvl) for lvl in self.levels]
@@ -400,6 +401,8 @@ def add_review(s: Session, conversation_id: str, staff: Staff, outcome: str, not
         raise ValueError("Add a note to say what was done.")
     if len(note) > 4000:
         raise ValueError("The note is too long (4,000 characters at most).")
+    if not storable(s, conversation_id):
+        raise LookupError(conversation_id)
     refresh(s, [conversation_id])
     entry = s.scalar(select(QueueEntry).where(QueueEntry.conversation_id == conversation_id))
     if entry is None:
@@ -470,7 +473,7 @@ def refresh(s: Session, conversation_ids: Iterable[str]) -> int:
                     .where(EVENTS.c.sender_id.in_(chunk), EVENTS.c.type_name == "user")
                     .order_by(EVENTS.c.id)):
                 data = event_data(raw)
-                if (data.get("metadata") or {}).get("is_external"):
+                if mapping(data.get("metadata")).get("is_external"):
                     continue  # started by the system (e.g. an SMS follow-up), not the patient
                 at = _epoch(stamp)
                 st = state.setdefault(cid, {"outcomes": 0, "levels": set(), "first": None,
@@ -478,7 +481,7 @@ def refresh(s: Session, conversation_ids: Iterable[str]) -> int:
                 if at is not None:
                     st["first"] = min(filter(None, [st["first"], at]))
                     st["last"] = max(filter(None, [st["last"], at]))
-                st["event_channel"] = data.get("input_channel") or st.get("event_channel")
+                st["event_channel"] = text_of(data.get("input_channel")) or st.get("event_channel")
         reviewed_upto = {cid: (upto, last_id) for cid, upto, last_id in s.execute(
             select(Review.conversation_id, func.max(Review.last_outcome_id), func.max(Review.id))
             .where(Review.conversation_id.in_(chunk)).group_by(Review.conversation_id))}

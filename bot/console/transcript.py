@@ -14,9 +14,10 @@ from typing import Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.console.events import EVENTS, event_data, events_exist
+from bot.console.events import EVENTS, event_data, events_exist, mapping, text_of
 from bot.console.models import QueueEntry, Review
 from bot.console.queue import LevelInfo, level_info, refresh, reviews_for
+from bot.console.safe_text import storable
 from bot.policy import POLICY_VERSION, RULES, RULES_BY_FINDING, SOURCES
 from bot.storage.models import TriageOutcome
 
@@ -103,22 +104,21 @@ def _messages(s: Session, conversation_id: str) -> tuple[list[Message], bool]:
         at = datetime.fromtimestamp(stamp, timezone.utc) if stamp else None
         if type_name == "user":
             data = event_data(raw)
-            metadata = data.get("metadata") or {}
-            if metadata.get("is_external"):
-                intent = ((data.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+            if mapping(data.get("metadata")).get("is_external"):
+                intent = text_of(mapping(mapping(data.get("parse_data")).get("intent")).get("name"))
                 messages.append(Message("system", f"Started by the system ({intent})", at))
                 continue
-            messages.append(Message("patient", str(data.get("text") or ""), at,
-                                    channel=str(data.get("input_channel") or "")))
+            messages.append(Message("patient", text_of(data.get("text")), at,
+                                    channel=text_of(data.get("input_channel"))))
         elif type_name == "bot":
             data = event_data(raw)
-            extra = data.get("data") or {}
+            extra = mapping(data.get("data"))
+            offered = extra.get("buttons") or extra.get("quick_replies")
             buttons = [str(b.get("title") or b.get("payload") or "")
-                       for b in (extra.get("buttons") or extra.get("quick_replies") or [])
+                       for b in (offered if isinstance(offered, list) else [])
                        if isinstance(b, dict)]
-            custom = extra.get("custom") if isinstance(extra.get("custom"), dict) else {}
-            messages.append(Message("bot", str(data.get("text") or ""), at, buttons=buttons,
-                                    failsafe=bool(custom.get("failsafe"))))
+            messages.append(Message("bot", text_of(data.get("text")), at, buttons=buttons,
+                                    failsafe=bool(mapping(extra.get("custom")).get("failsafe"))))
         elif type_name == "restart":
             messages.append(Message("system", "Conversation started again", at))
         elif type_name == "session_started":
@@ -146,6 +146,8 @@ def _outcome_view(outcome: TriageOutcome) -> OutcomeView:
 
 def load(s: Session, conversation_id: str) -> Optional[Transcript]:
     """The transcript, or None when nothing is stored under this conversation id."""
+    if not storable(s, conversation_id):
+        return None
     refresh(s, [conversation_id])
     entry = s.scalar(select(QueueEntry).where(QueueEntry.conversation_id == conversation_id))
     outcomes = list(s.scalars(select(TriageOutcome)

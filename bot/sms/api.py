@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot.sms import discharges
 from bot.sms.settings import SmsSettings
+from bot.web.security import hide_server_software
 
 logger = logging.getLogger(__name__)
 SETTINGS_KEY = web.AppKey("sms_settings", SmsSettings) if hasattr(web, "AppKey") else "sms_settings"
@@ -108,6 +109,7 @@ async def cancel(request: web.Request) -> web.Response:
 
 def make_app(cfg: SmsSettings) -> web.Application:
     app = web.Application(client_max_size=4 * 1024 * 1024)
+    hide_server_software(app)
     app[SETTINGS_KEY] = cfg
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/discharges", create)

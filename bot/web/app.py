@@ -13,8 +13,9 @@ from aiohttp import web
 
 from bot.config import Settings, settings
 from bot.policy import FAILSAFE_LINE
+from bot.web.advice_page import add_advice_page
 from bot.web.chat import HTTP_KEY, SETTINGS_KEY, WEB_SETTINGS_KEY, chat, config
-from bot.web.security import security_middleware
+from bot.web.security import hide_server_software, security_middleware
 from bot.web.settings import WebSettings, web_settings
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def make_app(web_cfg: WebSettings, cfg: Settings) -> web.Application:
     # A chat turn is a few hundred bytes; refuse big bodies before reading them.
     app = web.Application(middlewares=[security_middleware(web_cfg.allowed_origins)],
                           client_max_size=16 * 1024)
+    hide_server_software(app)
     app[WEB_SETTINGS_KEY], app[SETTINGS_KEY] = web_cfg, cfg
     app.cleanup_ctx.append(http_client)
     for path, asset in load_assets(cfg).items():
@@ -87,6 +89,7 @@ def make_app(web_cfg: WebSettings, cfg: Settings) -> web.Application:
     app.router.add_get("/api/config", config)
     app.router.add_post("/api/chat", chat)
     app.router.add_get("/healthz", health)
+    add_advice_page(app)
     return app
 
 

@@ -2,13 +2,16 @@
 
 A hospital page on another origin may load the widget and call the API only
 when its origin is in ALLOWED_ORIGINS; the page's own origin always may.
+
+`hide_server_software` is for every aiohttp server of ours (web chat, staff console,
+discharge API).
 """
 from __future__ import annotations
 
 from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CORS_PATHS = ("/api/", "/widget.")
@@ -25,6 +28,20 @@ def content_security_policy(allowed_origins: frozenset[str]) -> str:
 def same_origin(origin: str, host: str) -> bool:
     # The scheme is not compared: behind a TLS-terminating proxy we see plain http.
     return urlsplit(origin).netloc.lower() == host.lower()
+
+
+async def _drop_server_header(_: web.Request, response: web.StreamResponse) -> None:
+    response.headers.popall("Server", None)
+
+
+def hide_server_software(app: web.Application) -> None:
+    """No `Server: Python/3.x aiohttp/3.y.z` header: the versions tell a scanner which
+    known holes to try. The app's responses get no Server header at all. aiohttp answers
+    requests it cannot even parse (a 400) before any app sees them, so no hook reaches
+    those: their header is made to name no version (aiohttp reads this module global as
+    it writes each response)."""
+    app.on_response_prepare.append(_drop_server_header)
+    web_response.SERVER_SOFTWARE = "aiohttp"
 
 
 def security_middleware(allowed_origins: frozenset[str]):
