@@ -62,8 +62,8 @@ class ActionTriageAdvice(Action):
                    SlotSet("advised_findings", assessment.findings), ActiveLoop(None)]
         if slots.get("advised_findings") == assessment.findings:
             # Nothing new since the last advice (e.g. a question after it): remind, don't repeat.
-            dispatcher.utter_message(text="My advice is the same as before. " + advice.action_line,
-                                     json_message=advice.as_payload())
+            dispatcher.utter_message(text=advice.reminder,
+                                     json_message=advice.as_payload(reminder=True))
             return events
         dispatcher.utter_message(text=advice.text, json_message=advice.as_payload())
         try:

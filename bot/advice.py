@@ -2,17 +2,23 @@
 
 `render` turns an assessment into the message the patient reads. The
 contact-team advice depends on the department's opening hours (from `.env`).
+
+By SMS the patient gets the short version (`Advice.sms_text`): what to do first, the
+reasons and sources in a few words, and a link to a page with the full cited advice for
+the level (`advice_url`: one page per level, so the link carries nothing about the
+patient). It is cut to fit three SMS segments, so it is read and costs little.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Optional
 
-from bot.config import Settings
-from bot.policy import SOURCES, Level
+from bot.config import Settings, env
+from bot.policy import RULES, SOURCES, Level
 from bot.questions import QUESTIONS
-from bot.triage import Assessment
+from bot.sms.texts import fits
+from bot.triage import Assessment, assess
 
 # Why a finding matters, in the patient's words: advice id -> sentence.
 REASONS: dict[str, str] = {
@@ -38,6 +44,62 @@ REASONS: dict[str, str] = {
     "red_flag_described": "What you describe may be an emergency.",
 }
 
+# The same reasons in a few words, for texts: advice id -> words that follow "Why:".
+SHORT_REASONS: dict[str, str] = {
+    "bleeding_continued": "bleeding that keeps coming back",
+    "bleeding_uncontrolled": "bleeding that won't stop with pressure",
+    "bleeding_faint": "bleeding with feeling faint",
+    "fever": "a fever or chills",
+    "fever_immunocompromised": "a fever with a weak immune system",
+    "fever_very_unwell": "a fever with feeling very unwell",
+    "site_inflamed": "more pain, swelling, redness or warmth",
+    "soreness_long": "soreness for over a week",
+    "redness_spreading": "spreading redness",
+    "possible_fracture": "severe pain, or not able to move the limb",
+    "possible_nerve_injury": "new numbness, tingling or weakness",
+    "discharge": "pus, oozing or a bad smell",
+    "lymph_swollen": "swollen glands",
+    "red_flag_breathing": "difficulty breathing",
+    "red_flag_chest_pain": "chest pain",
+    "red_flag_collapse": "collapsing",
+    "red_flag_unconscious": "being unconscious or hard to wake",
+    "red_flag_seizure": "a fit",
+    "red_flag_floppy": "a floppy child",
+    "red_flag_described": "what you describe",
+}
+
+# What each question is about, in a few words without commas (they are listed with them).
+SHORT_TOPICS: dict[str, str] = {
+    "bleeding": "bleeding",
+    "bleeding_stops_with_pressure": "pressure stopping the bleeding",
+    "feeling_faint": "feeling faint",
+    "fever": "fever",
+    "temperature": "the temperature",
+    "immune_weak": "your immune system",
+    "very_unwell": "feeling very unwell",
+    "swelling": "swelling or redness",
+    "days_since_procedure": "the days since the biopsy",
+    "spreading_redness": "spreading redness",
+    "pain_uncontrolled": "severe pain",
+    "numbness": "numbness",
+    "pus": "pus or a smell",
+    "lymph_nodes": "swollen glands",
+}
+
+# The leaflets' names in a few words, for texts.
+SHORT_SOURCES: dict[str, str] = {
+    "000_ecb0106ea3e68fc3.txt": "RadiologyInfo leaflet",
+    "001_62516bfdb6031490.txt": "IR bone biopsy leaflet",
+    "002_5d1bfe58906ec91e.txt": "children's biopsy leaflet",
+    "003_80218266c6f3ea9d.txt": "bone marrow article",
+    "004_d13a5a57ce23216f.txt": "children's marrow leaflet",
+    "safety-addition": "standard safety advice",
+}
+IR_LEAFLET = "001_62516bfdb6031490.txt"
+GET_BACK_IN_TOUCH_SOURCES = ("000_ecb0106ea3e68fc3.txt", "004_d13a5a57ce23216f.txt")
+ADVICE_PATH = "/advice/{level}"
+DEFAULT_PUBLIC_WEB_URL = "http://localhost:8000"
+
 # Self-care lines (policy "Self-care advice"), each with its leaflet.
 SELF_CARE_LINES = [
     ("Soreness at the biopsy site can last up to a week, and mild aching is common for the first few hours.",
@@ -58,10 +120,20 @@ class Advice:
     advice_ids: list[str]
     sources: list[str]
     phone_links: list[dict] = field(default_factory=list)  # for widgets: label + tel number
+    sms_text: str = ""      # the short version for SMS
+    sms_reminder: str = ""  # the short version of `reminder`
 
-    def as_payload(self) -> dict:
+    @property
+    def reminder(self) -> str:
+        """What the bot says when nothing has changed since its last advice."""
+        return f"My advice is the same as before. {self.action_line}"
+
+    def as_payload(self, reminder: bool = False) -> dict:
+        """The custom payload beside the text: the level and phones for the widgets, and
+        the SMS version of the text (of the reminder when `reminder`)."""
         return {"triage_level": self.level.slug, "advice_ids": self.advice_ids,
-                "sources": self.sources, "phones": self.phone_links}
+                "sources": self.sources, "phones": self.phone_links,
+                "sms_text": self.sms_reminder if reminder else self.sms_text}
 
 
 def department_open(cfg: Settings, now: datetime) -> bool:
@@ -118,10 +190,126 @@ def unclear_lines(unclear: Iterable[str]) -> list[str]:
             f"as present, to be safe." for slot in dict.fromkeys(unclear) if slot in QUESTIONS]
 
 
+def advice_url(level: Level) -> str:
+    """The public page with the full cited advice for `level` (bot.web.advice_page)."""
+    base = env("PUBLIC_WEB_URL", DEFAULT_PUBLIC_WEB_URL).rstrip("/")
+    return base + ADVICE_PATH.format(level=level.slug)
+
+
+def _listed(items: list[str], shown: int, separator: str = ", ", last: str = " and ") -> str:
+    """The first `shown` items, the rest counted: "a, b and 3 more"; all of them: "a, b
+    and c" (reasons and sources, which have commas of their own, take "; " for both)."""
+    named, hidden = items[:shown], len(items[shown:])
+    if hidden:
+        return f"{separator.join(named)} and {hidden} more"
+    return last.join([separator.join(named[:-1]), named[-1]]) if len(named) > 1 else "".join(named)
+
+
+def _sms_action_line(level: Level, cfg: Settings, now: datetime) -> str:
+    dept, phone, hours = cfg.department_name, cfg.department_phone, cfg.opening_hours_text
+    e, u = cfg.emergency_number, cfg.urgent_number
+    if level == Level.EMERGENCY:
+        return f"Call {e} now. Or go straight to the nearest emergency department (A&E)."
+    if level == Level.URGENT:
+        text = f"Get medical help now: call {u} or go to A&E."
+        if department_open(cfg, now):
+            text += f" You may also call the {dept} on {phone}; don't wait for a call back."
+        return text
+    if level == Level.CONTACT_TEAM:
+        if department_open(cfg, now):
+            return f"Please call the {dept} today on {phone} (open {hours})."
+        return f"The {dept} is closed now. Please contact your GP or call {u} today."
+    return "This is expected after a biopsy."
+
+
+def _sms_self_care(cfg: Settings, now: datetime) -> str:
+    contact = (f"the {cfg.department_name} on {cfg.department_phone}"
+               if department_open(cfg, now) else f"your GP or {cfg.urgent_number}")
+    return (f"Call {contact} if bleeding comes back, or for fever, chills, more pain, swelling, "
+            f"redness, warmth, pus, a bad smell or swollen glands. Call {cfg.emergency_number} "
+            f"for heavy bleeding, breathing problems, chest pain, collapse or a fit.")
+
+
+@dataclass(frozen=True)
+class Detail:
+    """How much a short advice names: reasons, unclear answers (0: only how many; None:
+    not at all) and sources; the rest is counted ("and 3 more")."""
+
+    reasons: int
+    unclear: Optional[int]
+    sources: int
+
+
+ALL = 99  # more than any list has
+# From the most to the least said: the first that fits three segments is sent.
+DETAILS = (Detail(ALL, ALL, ALL), Detail(ALL, 3, 2), Detail(ALL, 2, 1), Detail(3, 2, 1),
+           Detail(3, 1, 1), Detail(2, 1, 1), Detail(2, 0, 1), Detail(1, 0, 1),
+           Detail(1, None, 1))
+
+
+def _unclear_line(topics: list[str], shown: Optional[int]) -> Optional[str]:
+    if not topics or shown is None:
+        return None
+    them = "it" if len(topics) == 1 else "them"
+    which = _listed(topics, shown) if shown else f"{len(topics)} answers"
+    return f"You weren't sure about {which}, so I counted {them}, to be safe."
+
+
+def _sms_text(assessment: Assessment, cfg: Settings, now: datetime, unclear: list[str],
+              detail: Detail) -> str:
+    level = assessment.level
+    lines = [_sms_action_line(level, cfg, now)]
+    if level == Level.SELF_CARE:
+        lines.append(_sms_self_care(cfg, now))
+        sources = [IR_LEAFLET, *GET_BACK_IN_TOUCH_SOURCES]
+    else:
+        reasons = list(dict.fromkeys(SHORT_REASONS[rule.advice_id]
+                                     for rule in assessment.deciding_rules
+                                     if rule.advice_id in SHORT_REASONS))
+        if reasons:
+            lines.append(f"Why: {_listed(reasons, detail.reasons, '; ', '; ')}.")
+        topics = [SHORT_TOPICS[slot] for slot in unclear if slot in SHORT_TOPICS]
+        lines.append(_unclear_line(topics, detail.unclear))
+        if level != Level.EMERGENCY:
+            lines.append(f"If it gets worse, or for heavy bleeding, breathing problems, chest "
+                         f"pain or collapse, call {cfg.emergency_number}.")
+        sources = ([IR_LEAFLET] if level in (Level.URGENT, Level.CONTACT_TEAM) else []) + \
+            list(assessment.sources)
+    names = list(dict.fromkeys(SHORT_SOURCES[s] for s in sources))
+    lines.append(f"Source: {_listed(names, detail.sources, '; ', '; ')}.")
+    lines.append(f"Full advice: {advice_url(level)}")
+    return "\n".join(line for line in lines if line)
+
+
+def sms_advice(assessment: Assessment, cfg: Settings, now: datetime,
+               unclear: Iterable[str] = ()) -> str:
+    """The short advice for SMS: the most it can name within three segments."""
+    unclear = list(dict.fromkeys(unclear))
+    for detail in DETAILS:
+        text = _sms_text(assessment, cfg, now, unclear, detail)
+        if fits(text):
+            break
+    return text
+
+
+def sms_reminder(level: Level, cfg: Settings, now: datetime) -> str:
+    """The short "same as before" for SMS; an emergency still starts with what to do."""
+    action = _sms_action_line(level, cfg, now)
+    same = "My advice is the same as before."
+    first = f"{action} {same}" if level == Level.EMERGENCY else f"{same} {action}"
+    return f"{first}\nFull advice: {advice_url(level)}"
+
+
+def level_advice(level: Level, cfg: Settings, now: datetime) -> Advice:
+    """The full advice for every finding at `level` (the page an SMS links to)."""
+    return render(assess([rule.finding for rule in RULES if rule.level == level]), cfg, now)
+
+
 def render(assessment: Assessment, cfg: Settings, now: datetime,
            unclear: Iterable[str] = ()) -> Advice:
     """The advice text; `unclear` are the questions whose answer stayed "not sure"
     and were counted as present."""
+    unclear = list(unclear)
     level = assessment.level
     action, links = _action_line(level, cfg, now)
     lines = [action]
@@ -139,4 +327,6 @@ def render(assessment: Assessment, cfg: Settings, now: datetime,
                          f"collapse or bleeding that will not stop, call {cfg.emergency_number}.")
     return Advice(level=level, text="\n".join(lines), action_line=action,
                   advice_ids=assessment.advice_ids,
-                  sources=assessment.sources, phone_links=links)
+                  sources=assessment.sources, phone_links=links,
+                  sms_text=sms_advice(assessment, cfg, now, unclear),
+                  sms_reminder=sms_reminder(level, cfg, now))

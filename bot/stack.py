@@ -100,6 +100,13 @@ class Stack:
                     env={"WEB_PORT": str(self.web_port), "RASA_URL": self.rasa_url},
                     health_url=f"{self.web_url}/healthz")
 
+    def start_local_twilio(self, port: int) -> str:
+        """The stand-in for Twilio's API (SMS_LOCAL_TWILIO=true): texts stay on this machine."""
+        url = f"http://127.0.0.1:{port}"
+        self._spawn("local-twilio", [sys.executable, "-m", "bot.sms.local_twilio"],
+                    env={"SMS_LOCAL_TWILIO_PORT": str(port)}, health_url=f"{url}/")
+        return url
+
     def wait_until_up(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
         pending = {name: url for name, url in self.health.items() if name in self.processes}
@@ -176,6 +183,14 @@ def print_sms(stack: Stack, url: str) -> None:
     from bot.sms.settings import sms_settings
 
     cfg = sms_settings()
+    if cfg.local_twilio:
+        print(f"  SMS LOCAL MODE (SMS_LOCAL_TWILIO=true): no text reaches a phone.\n"
+              f"  Texts the bot sent: {cfg.api_base_url.replace('127.0.0.1', 'localhost')}/\n"
+              f"  Register a discharge: .venv/bin/python -m bot.sms.cli add --phone "
+              f"07400123456 --procedure bone_biopsy --at \"$(date -d '-3 hours' '+%Y-%m-%d %H:%M')\"\n"
+              f"  Reply as the patient: .venv/bin/python -m bot.sms.cli text --from 07400123456 "
+              f"\"hi, the site is a bit sore\"\n", flush=True)
+        return
     webhook = cfg.webhook_url or f"{stack.rasa_url.replace('127.0.0.1', 'localhost')}/webhooks/sms/webhook"
     lines = [f"  SMS webhook:      {webhook}  (Twilio: the number's \"A message comes in\", HTTP POST)",
              f"  Discharge API:    POST {url.replace('127.0.0.1', 'localhost')}/api/discharges  "
@@ -208,7 +223,12 @@ def serve(stack: Stack, starting: str, banner: Callable[[], str]) -> None:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     print(starting, flush=True)
+    from bot.sms.settings import sms_settings
+
+    local_twilio = sms_settings().local_twilio
     try:
+        if local_twilio:
+            stack.start_local_twilio(sms_settings().local_twilio_port)
         stack.start()
         console_url = start_console(stack, int(os.environ.get("CONSOLE_PORT", "8001")))
         sms_url = start_sms_worker(stack, int(os.environ.get("SMS_API_PORT", "5006")))

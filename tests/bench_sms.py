@@ -6,7 +6,7 @@ then one `Dispatcher.run_once` with the default settings (SMS_WORKER_THREADS=8):
 follow-up is claimed, started through a stand-in for Rasa's trigger_intent API
 (tests/fake_rasa.py: the real Rasa answers a turn in ~100 ms, which would measure Rasa, not
 the dispatcher), queued in the outbox and sent through the `twilio` client to
-tests/fake_twilio.py, and every step is recorded in the database. The two fakes run in a
+bot/sms/local_twilio.py, and every step is recorded in the database. The two fakes run in a
 process of their own (as the real servers would), so the figure is the dispatcher's. Prints
 a JSON summary and checks that every follow-up was sent exactly once.
 """
@@ -25,10 +25,10 @@ from pathlib import Path
 def _serve_fakes(conn) -> None:
     """In a child process: the fake Twilio and the fake Rasa, until told to stop."""
     from tests.fake_rasa import FakeRasa
-    from tests.fake_twilio import FakeTwilio
+    from bot.sms.local_twilio import LocalTwilio
 
 
-    with FakeTwilio() as twilio, FakeRasa() as rasa:
+    with LocalTwilio() as twilio, FakeRasa() as rasa:
         conn.send({**twilio.env(), **rasa.env()})
         conn.recv()  # "stop"
         conn.send({"numbers": [m["to"] for m in twilio.messages],

@@ -88,7 +88,7 @@ def live_web(live_bot, tmp_root):
 
 
 # --- SMS follow-up ---------------------------------------------------------------
-# Fakes of Twilio's Messages API and of Rasa's HTTP API (tests/fake_twilio.py,
+# Fakes of Twilio's Messages API and of Rasa's HTTP API (bot/sms/local_twilio.py,
 # tests/fake_rasa.py), a clean set of SMS tables per test, and `sms_live`: a Rasa server
 # and action server of its own, started with the SMS settings (its channel reads them from
 # the environment, and live_bot may already be running without them).
@@ -124,9 +124,9 @@ def sms_fakes(sms_clean, monkeypatch):
     from types import SimpleNamespace
 
     from tests.fake_rasa import FakeRasa
-    from tests.fake_twilio import FakeTwilio
+    from bot.sms.local_twilio import LocalTwilio
 
-    with FakeTwilio() as twilio, FakeRasa() as rasa:
+    with LocalTwilio() as twilio, FakeRasa() as rasa:
         env = {**SMS_TEST_DEFAULTS, **twilio.env(), **rasa.env()}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -141,10 +141,10 @@ def sms_live(migrated_db, tmp_root):
 
     from bot.stack import Stack, free_port
     from tests.client import BotClient
-    from tests.fake_twilio import FakeTwilio
+    from bot.sms.local_twilio import LocalTwilio
 
     model = trained_model()
-    twilio = FakeTwilio().start()
+    twilio = LocalTwilio().start()
     rasa_port, token = free_port(), secrets.token_hex(16)
     webhook_url = f"http://127.0.0.1:{rasa_port}/webhooks/sms/webhook"
     env = {**SMS_TEST_DEFAULTS, **twilio.env(), "SMS_WEBHOOK_URL": webhook_url,

@@ -13,7 +13,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from tests.fake_twilio import FakeServer, ServerThread
+from bot.sms.local_twilio import FakeServer, ServerThread
 
 GREETING = ("Hello. I'm the biopsy aftercare helper. I'll ask you a few questions about the "
             "biopsy site, then tell you what the hospital leaflets advise. I can't diagnose "

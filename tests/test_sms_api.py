@@ -14,7 +14,7 @@ from bot.sms.api import make_app
 from bot.sms.models import Discharge, FollowUp
 from bot.sms.settings import sms_settings
 from bot.storage.db import session
-from tests.fake_twilio import ServerThread
+from bot.sms.local_twilio import ServerThread
 
 LONDON = ZoneInfo("Europe/London")
 

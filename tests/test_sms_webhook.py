@@ -19,7 +19,7 @@ from bot.policy import FAILSAFE_LINE
 from bot.sms import discharges
 from bot.sms.models import FollowUp, InboundSms, OutboundSms
 from bot.sms.settings import sms_settings
-from bot.sms.texts import is_gsm
+from bot.sms.texts import PICTURE_NOTE, is_gsm
 from bot.sms.worker import Dispatcher
 from bot.storage.db import engine, session
 
@@ -227,6 +227,17 @@ def test_a_picture_only_message_with_an_empty_body_is_accepted(sms):
     assert "I can only read text" in reply
 
 
+def test_a_picture_with_a_caption_is_read_and_the_picture_acknowledged(sms):
+    phone = new_phone()
+    register(phone)
+    params = twilio_fields(sms, phone, "this is what it looks like, it's gone red and warm",
+                           NumMedia="1", MediaContentType0="image/jpeg",
+                           MediaUrl0="https://api.twilio.com/fake/media.jpg")
+    assert post(sms, params).status_code == 200
+    [reply] = sms.twilio.wait_for_count(phone, 1, timeout=60)
+    assert PICTURE_NOTE in reply and "?" in reply and "Goodbye" not in reply
+
+
 def test_a_blank_field_dropped_or_added_after_signing_is_refused(sms):
     phone = new_phone()
     register(phone)
@@ -316,10 +327,10 @@ def test_delivery_receipts_record_what_became_of_each_text(sms):
     say(sms, delivered, "hi")
     say(sms, lost, "hi")
     status_url = sms.webhook_url[: -len("/webhook")] + "/status"
-    assert sms.twilio.wait_for(lambda: len([c for c in sms.twilio.callbacks
-                                            if c["params"]["To"] in (delivered, lost)]) == 4)
-    assert {c["url"] for c in sms.twilio.callbacks} == {status_url}
-    assert all(c["status"] == 204 for c in sms.twilio.callbacks)
+    ours = lambda: [c for c in sms.twilio.callbacks if c["params"]["To"] in (delivered, lost)]  # noqa: E731
+    assert sms.twilio.wait_for(lambda: len(ours()) == 4)
+    assert {c["url"] for c in ours()} == {status_url}
+    assert all(c["status"] == 204 for c in ours())
     [good], [bad] = outbox_rows(delivered), outbox_rows(lost)
     assert (good.status, good.delivery_status, good.delivery_error) == ("sent", "delivered", None)
     assert (bad.status, bad.delivery_status, bad.delivery_error) == ("sent", "undelivered", "30003")

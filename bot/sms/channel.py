@@ -41,7 +41,7 @@ from bot.sms import discharges, inbound, outbox, twilio_client
 from bot.sms.context import context_events
 from bot.sms.models import utcnow
 from bot.sms.settings import SmsSettings, sms_settings
-from bot.sms.texts import failsafe_text, keyword, no_text_reply, render_messages
+from bot.sms.texts import caption_reply, failsafe_text, keyword, no_text_reply, render_messages
 
 logger = logging.getLogger(__name__)
 # Twilio's client logs every request at INFO (eleven lines a text) into Rasa's log.
@@ -280,7 +280,9 @@ class SmsInput(InputChannel):
         except Exception as error:  # the turn was not stored: send nothing of it but the fail-safe line
             logger.error("turn failed for discharge %s: %s", discharge.id, describe(error))
             collector.messages.clear()
-        text = render_messages(collector.messages, cfg.core.emergency_number)
+        # A picture with a caption: the caption is read, and the reply says the picture was not.
+        reply = caption_reply if claimed.num_media else render_messages
+        text = reply(collector.messages, cfg.core.emergency_number)
         status = "processed"
         if not text:
             await store_unprocessed(app.ctx.agent, message, FAILSAFE_LINE, "failsafe")

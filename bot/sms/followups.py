@@ -23,7 +23,7 @@ from bot.sms import outbox, rasa_client
 from bot.sms.models import PROCEDURES, Discharge, FollowUp, InboundSms, OptOut, utcnow
 from bot.sms.schedule import Rules, is_quiet
 from bot.sms.settings import SmsSettings
-from bot.sms.texts import followup_intro, render_messages
+from bot.sms.texts import followup_text, render_messages
 from bot.storage.db import session
 
 logger = logging.getLogger(__name__)
@@ -139,8 +139,9 @@ def dispatch(cfg: SmsSettings, claimed: Claimed, now: Optional[datetime] = None)
     bot_text = render_messages(messages, cfg.core.emergency_number)
     if not bot_text:
         return _retry_later(cfg, followup, token, now, "Rasa gave no message for the follow-up")
-    intro = followup_intro(cfg.core, day=followup.day, procedure=PROCEDURES[discharge.procedure],
-                           is_child=discharge.is_child, name=discharge.name)
+    body = followup_text(cfg.core, day=followup.day, procedure=PROCEDURES[discharge.procedure],
+                         is_child=discharge.is_child, name=discharge.name,
+                         use_names=cfg.use_names, bot_text=bot_text)
     try:
         with session() as s, s.begin():
             moved = s.execute(update(FollowUp)
@@ -151,7 +152,7 @@ def dispatch(cfg: SmsSettings, claimed: Claimed, now: Optional[datetime] = None)
             if not moved:
                 raise LostClaim()
             # Queued and claimed in the same transaction: sent right below, exactly once.
-            ids, first = outbox.queue(s, to=discharge.phone, body=f"{intro}\n\n{bot_text}",
+            ids, first = outbox.queue(s, to=discharge.phone, body=body,
                                       kind="followup", now=now, not_after=followup.window_end,
                                       discharge_id=discharge.id, followup_id=followup.id,
                                       claim=True)

@@ -1,24 +1,30 @@
-"""A local fake of Twilio's Messages API, for tests and `tests/bench_sms.py`.
+"""A local stand-in for Twilio's Messages API: for tests, benchmarks, and trying the SMS
+flow without a Twilio account (`SMS_LOCAL_TWILIO=true`, started by `make run`).
 
-Answers like Twilio's REST API 2010-04-01 does (HTTP Basic auth with the account SID and
+It answers like Twilio's REST API 2010-04-01 does (HTTP Basic auth with the account SID and
 auth token; form-encoded POST; JSON message resources and Twilio-style errors), records
 every request, and can be told to fail: the next N sends with a status, a number that is
 permanently refused, a delay, or a message accepted but answered too late (the client
 times out not knowing it was sent). A message sent with a StatusCallback gets Twilio's
 signed callbacks: "sent", then "delivered" (or "undelivered", error 30003, for a number
-marked `undeliverable`).
+marked `undeliverable`). Nothing it is given ever leaves the machine.
 
-    with FakeTwilio() as twilio:            # a thread serving on 127.0.0.1:<free port>
+    with LocalTwilio() as twilio:           # a thread serving on 127.0.0.1:<free port>
         env = twilio.env()                  # TWILIO_* settings pointing at it
         ...
         twilio.messages_to("+447400123456")
+
+`python -m bot.sms.local_twilio` serves it on SMS_LOCAL_TWILIO_PORT with the local
+credentials of `bot.sms.settings`, shows every text it was given at `/` and prints each one.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import itertools
 import secrets
+import signal
 import threading
 import time
 from datetime import datetime, timezone
@@ -33,8 +39,8 @@ API = "/2010-04-01/Accounts/{account}/Messages.json"
 class ServerThread:
     """An aiohttp application on its own event loop in a daemon thread."""
 
-    def __init__(self, app: web.Application, host: str = "127.0.0.1") -> None:
-        self.app, self.host, self.port = app, host, 0
+    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app, self.host, self.port = app, host, port
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -46,7 +52,7 @@ class ServerThread:
         async def start() -> None:
             self._runner = web.AppRunner(self.app, access_log=None)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, 0, backlog=1024)
+            site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
             await site.start()
             self.port = site._server.sockets[0].getsockname()[1]
 
@@ -111,9 +117,10 @@ class FakeServer:
         return self.server.url
 
 
-class FakeTwilio(FakeServer):
+class LocalTwilio(FakeServer):
     def __init__(self, account_sid: Optional[str] = None, auth_token: Optional[str] = None,
-                 from_number: str = "+447400000001") -> None:
+                 from_number: str = "+447400000001", port: int = 0,
+                 echo: Optional[Callable[[dict], None]] = None) -> None:
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         self.from_number = from_number
@@ -127,10 +134,12 @@ class FakeTwilio(FakeServer):
         self._hangs: list[float] = []
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
+        self._echo = echo
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create)
         app.router.add_get("/2010-04-01/Accounts/{account}/Messages.json", self._list)
-        self.server = ServerThread(app)
+        app.router.add_get("/", self._inbox)
+        self.server = ServerThread(app, port=port)
 
     # --- control from tests ----------------------------------------------------------
 
@@ -175,6 +184,7 @@ class FakeTwilio(FakeServer):
         with self._lock:
             self.messages.clear()
             self.requests.clear()
+            self.callbacks.clear()
 
     # --- the API -----------------------------------------------------------------------
 
@@ -235,6 +245,8 @@ class FakeTwilio(FakeServer):
         resource = self._resource(sid, to, from_, body, record["at"], "queued")
         with self._lock:
             self.messages.append({**record, "sid": sid, "resource": resource})
+        if self._echo:
+            self._echo(record)
         if record["status_callback"]:
             asyncio.get_running_loop().create_task(self._report(record["status_callback"], sid, to))
         if hang:
@@ -288,3 +300,47 @@ class FakeTwilio(FakeServer):
             "page_size": page_size, "uri": uri, "first_page_uri": uri,
             "next_page_uri": None, "previous_page_uri": None,
         })
+
+    async def _inbox(self, _: web.Request) -> web.Response:
+        """Every text the bot sent, newest first: what a patient's phone would show."""
+        with self._lock:
+            sent = list(reversed(self.messages))
+        rows = "".join(
+            f"<tr><td>{m['at']:%H:%M:%S}</td><td>{html.escape(m['to'] or '')}</td>"
+            f"<td><pre>{html.escape(m['body'] or '')}</pre></td></tr>" for m in sent)
+        page = (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta http-equiv='refresh' content='3'><title>Local texts</title><style>"
+            "body{font-family:sans-serif;margin:2em}td{vertical-align:top;padding:.4em;"
+            "border-bottom:1px solid #ccc}pre{white-space:pre-wrap;margin:0;font:inherit}"
+            "</style></head><body><h1>Texts the bot sent (local stand-in for Twilio)</h1>"
+            "<p>Nothing here leaves this machine. Reply as a patient with: "
+            "<code>.venv/bin/python -m bot.sms.cli text --from NUMBER \"your reply\"</code></p>"
+            f"<table><tr><th>time</th><th>to</th><th>text</th></tr>{rows}</table>"
+            "</body></html>")
+        return web.Response(text=page, content_type="text/html")
+
+
+def main() -> None:
+    from bot.sms.settings import LOCAL_TWILIO, sms_settings
+
+    cfg = sms_settings()
+
+    def echo(record: dict) -> None:
+        print(f"--- text to {record['to']} at {record['at']:%H:%M:%S} ---\n{record['body']}\n",
+              flush=True)
+
+    twilio = LocalTwilio(account_sid=LOCAL_TWILIO["account_sid"],
+                         auth_token=LOCAL_TWILIO["auth_token"],
+                         from_number=LOCAL_TWILIO["from_number"], port=cfg.local_twilio_port,
+                         echo=echo).start()
+    print(f"Local stand-in for Twilio on {twilio.url} (texts at {twilio.url}/)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    twilio.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -54,6 +54,15 @@ def parse_followups(value: str) -> tuple[FollowUpSpec, ...]:
     return tuple(specs)
 
 
+def parse_flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}: {value!r} is not true or false")
+
+
 def parse_quiet_hours(value: str) -> tuple[time, time]:
     """"21:00-08:00" -> (21:00, 08:00); the span may wrap past midnight."""
     parts = value.replace("–", "-").split("-")
@@ -70,7 +79,7 @@ class SmsSettings:
     account_sid: str
     auth_token: str
     from_number: str
-    api_base_url: str        # Twilio's REST API; tests point it at tests/fake_twilio.py
+    api_base_url: str        # Twilio's REST API; tests and local mode: bot/sms/local_twilio.py
     webhook_url: str         # the public URL Twilio posts to ('' = the URL the request came to)
     followups: tuple[FollowUpSpec, ...]
     quiet_start: time
@@ -92,6 +101,9 @@ class SmsSettings:
     retry_base: timedelta
     reply_max_age: timedelta  # a reply not delivered by then is recorded as expired
     http_timeout: float
+    use_names: bool          # texts may name the patient (they show on a lock screen)
+    local_twilio: bool       # texts go to the local stand-in, never to a phone
+    local_twilio_port: int
     core: Settings
 
     @property
@@ -103,18 +115,32 @@ class SmsSettings:
         return bool(self.account_sid and self.auth_token and self.from_number)
 
 
+# Local mode's own credentials: the stand-in and our code both know them, so `cli text`
+# can sign a reply exactly as Twilio would. They open nothing outside this machine.
+LOCAL_TWILIO = {"account_sid": "AC" + "0" * 32, "auth_token": "local-stand-in-for-twilio",
+                "from_number": "+447700900000"}
+
+
+def _local_twilio(port: int) -> dict:
+    return {**LOCAL_TWILIO, "api_base_url": f"http://127.0.0.1:{port}",
+            "webhook_url": f"http://127.0.0.1:{env('RASA_PORT', '5005')}/webhooks/sms/webhook"}
+
+
 def sms_settings() -> SmsSettings:
     core = settings()  # loads .env (the environment wins)
     quiet_start, quiet_end = parse_quiet_hours(env("SMS_QUIET_HOURS", "21:00-08:00"))
     followups = parse_followups(env("SMS_FOLLOWUPS", DEFAULT_FOLLOWUPS))
     if not followups:
         raise ValueError("SMS_FOLLOWUPS is empty")
+    local = parse_flag(env("SMS_LOCAL_TWILIO", "false"), "SMS_LOCAL_TWILIO")
+    local_port = int(env("SMS_LOCAL_TWILIO_PORT", "5007"))
+    twilio = (_local_twilio(local_port) if local else
+              {"account_sid": env("TWILIO_ACCOUNT_SID"), "auth_token": env("TWILIO_AUTH_TOKEN"),
+               "from_number": env("TWILIO_FROM_NUMBER"),
+               "api_base_url": env("TWILIO_API_BASE_URL", TWILIO_API).rstrip("/"),
+               "webhook_url": env("SMS_WEBHOOK_URL")})
     return SmsSettings(
-        account_sid=env("TWILIO_ACCOUNT_SID"),
-        auth_token=env("TWILIO_AUTH_TOKEN"),
-        from_number=env("TWILIO_FROM_NUMBER"),
-        api_base_url=env("TWILIO_API_BASE_URL", TWILIO_API).rstrip("/"),
-        webhook_url=env("SMS_WEBHOOK_URL"),
+        **twilio,
         followups=followups,
         quiet_start=quiet_start,
         quiet_end=quiet_end,
@@ -135,5 +161,8 @@ def sms_settings() -> SmsSettings:
         retry_base=timedelta(seconds=float(env("SMS_RETRY_BASE_SECONDS", "30"))),
         reply_max_age=timedelta(minutes=float(env("SMS_REPLY_MAX_AGE_MINUTES", "60"))),
         http_timeout=float(env("SMS_HTTP_TIMEOUT_SECONDS", "20")),
+        use_names=parse_flag(env("SMS_USE_NAMES", "false"), "SMS_USE_NAMES"),
+        local_twilio=local,
+        local_twilio_port=local_port,
         core=core,
     )

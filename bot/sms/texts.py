@@ -1,8 +1,11 @@
 """What our texts say, and how the bot's messages become SMS.
 
 SMS manners: no buttons (their titles become "Reply YES, NO or NOT SURE."), plain GSM
-characters where possible (curly quotes, dashes, degree signs folded), and emergency advice
-that starts with "Call 999 now." before anything else in the text.
+characters where possible (curly quotes, dashes, degree signs folded), emergency advice
+that starts with "Call 999 now." before anything else in the text (and says it once), the
+short advice where a message carries one (`custom["sms_text"]`), and every text within
+MAX_SEGMENTS segments. No names unless SMS_USE_NAMES allows them: a text shows on a lock
+screen, and a child's name must never read as the parent's.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ FOLD = {
     "\u200b": "", "\t": " ",
 }
 MAX_BODY = 1600  # Twilio's limit for one message (it sends it as up to 10 segments)
+MAX_SEGMENTS = 3  # our own limit: longer texts cost more and are read less
+PICTURE_NOTE = "I can't see pictures, only read text."
 
 
 def to_gsm(text: str) -> str:
@@ -60,6 +65,12 @@ def segments(text: str) -> int:
     return 1 if units <= 70 else math.ceil(units / 67)
 
 
+def fits(text: str) -> bool:
+    """Whether `text` fits MAX_SEGMENTS with room for the picture note (the reply to a
+    picture with a caption carries it)."""
+    return segments(to_gsm(f"{text}\n\n{PICTURE_NOTE}")) <= MAX_SEGMENTS
+
+
 def _choice(title: str) -> str:
     lowered = title.strip().lower()
     for word in ("not sure", "yes", "no"):
@@ -83,33 +94,48 @@ def reply_hint(buttons: Iterable[dict]) -> str:
 
 
 def emergency_first(text: str, emergency_number: str) -> str:
-    """Emergency advice starts with "Call 999 now." and nothing before it."""
-    lead = f"Call {emergency_number} now."
-    match = re.match(rf"\s*EMERGENCY:\s*call {re.escape(emergency_number)} now[,.]?\s*(or\s+)?",
-                     text, flags=re.IGNORECASE)
-    if match:
-        rest = text[match.end():]
-        return f"{lead} {rest[:1].upper()}{rest[1:]}" if rest else lead
-    return f"{lead} {text.strip()}"
+    """Emergency advice starts with "Call 999 now." and says it once: the full advice's
+    "EMERGENCY: call 999 now, or ..." (also after "My advice is the same as before.") is
+    moved to the front."""
+    lead = f"Call {emergency_number} now"
+    text = text.strip()
+    if re.match(rf"{re.escape(lead)}\b", text, flags=re.IGNORECASE):
+        return text
+    match = re.search(rf"EMERGENCY:\s*call {re.escape(emergency_number)} now\b[,.]?\s*(or\s+)?",
+                      text, flags=re.IGNORECASE)
+    if not match:
+        return f"{lead}. {text}"
+    after = text[match.end():]
+    rest = f"{text[:match.start()]}{after[:1].upper()}{after[1:]}".strip()
+    return f"{lead}. {rest}" if rest else f"{lead}."
 
 
 def render_messages(messages: Iterable[dict], emergency_number: str) -> str:
     """One turn of the bot (Rasa's messages) as the body of one text."""
     urgent_first, rest = [], []
     for message in messages:
-        text = (message.get("text") or "").strip()
+        custom = message.get("custom") or {}
+        custom = custom if isinstance(custom, dict) else {}
+        text = (custom.get("sms_text") or message.get("text") or "").strip()
         buttons = message.get("buttons") or []
         if buttons:
             hint = reply_hint(buttons)
             text = f"{text}\n{hint}" if text and hint else (text or hint)
         if not text:
             continue  # a payload for widgets only (the level, the phone links)
-        custom = message.get("custom") or {}
-        if isinstance(custom, dict) and custom.get("triage_level") == "emergency":
+        if custom.get("triage_level") == "emergency":
             urgent_first.append(emergency_first(text, emergency_number))
         else:
             rest.append(text)
     return to_gsm("\n\n".join(urgent_first + rest))
+
+
+def caption_reply(messages: Iterable[dict], emergency_number: str) -> str:
+    """The reply to a picture with a caption: the bot's answer to the caption, then that
+    the picture itself was not seen. Empty when the bot said nothing (the channel then
+    sends the fail-safe line)."""
+    text = render_messages(messages, emergency_number)
+    return f"{text}\n\n{PICTURE_NOTE}" if text else ""
 
 
 def split_body(body: str, limit: int = MAX_BODY) -> list[str]:
@@ -131,13 +157,30 @@ def split_body(body: str, limit: int = MAX_BODY) -> list[str]:
 # --- our own texts -------------------------------------------------------------------
 
 def followup_intro(cfg: Settings, *, day: int, procedure: str, is_child: bool,
-                   name: Optional[str]) -> str:
+                   name: Optional[str], use_names: bool = False) -> str:
+    """The first lines of a follow-up: the name only when `use_names` (SMS_USE_NAMES), and
+    a child's as whom the text is about, never as a greeting to the parent."""
     whose = "your child's" if is_child else "your"
     when = "today" if day == 0 else f"{day} day{'s' if day != 1 else ''}"
     timing = f"after {whose} {procedure} {when}" if day == 0 else f"{when} after {whose} {procedure}"
-    greeting = f"{name.strip()}: " if name and name.strip() else ""
-    return to_gsm(f"{greeting}A check-in from the {cfg.department_name}, {timing}. "
+    name = (name or "").strip() if use_names else ""
+    greeting = (f"About {name}: a" if is_child else f"{name}, a") if name else "A"
+    return to_gsm(f"{greeting} check-in from the {cfg.department_name}, {timing}. "
                   f"Reply STOP to stop these texts.")
+
+
+def followup_text(cfg: Settings, *, day: int, procedure: str, is_child: bool,
+                  name: Optional[str], use_names: bool, bot_text: str) -> str:
+    """A follow-up: our intro, then the bot's first message. The name only when
+    `use_names` (SMS_USE_NAMES: texts show on a lock screen) and it fits MAX_SEGMENTS."""
+    def body(named: Optional[str]) -> str:
+        intro = followup_intro(cfg, day=day, procedure=procedure, is_child=is_child,
+                               name=named, use_names=True)
+        return f"{intro}\n\n{bot_text}"
+
+    if use_names and name and name.strip() and segments(body(name)) <= MAX_SEGMENTS:
+        return body(name)
+    return body(None)
 
 
 def opt_out_text(cfg: Settings) -> str:

@@ -1,4 +1,4 @@
-"""The official `twilio` client, pointed at TWILIO_API_BASE_URL (tests: tests/fake_twilio.py).
+"""The official `twilio` client, pointed at TWILIO_API_BASE_URL (tests: bot/sms/local_twilio.py).
 
 The client is synchronous (requests): it is only ever called from worker threads, never
 on an event loop. One client per thread (a requests session is not shared across threads).
