@@ -6,6 +6,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from bot.dialogue import FOLLOW_UPS, MAIN_QUESTIONS
+from bot.language.detect import NOT_ENGLISH_INTENT
 
 STATE_SLOTS = MAIN_QUESTIONS + FOLLOW_UPS + (
     "red_flags", "reask", "unsure_slots", "patient_is_child", "about_someone_else",
@@ -32,11 +33,13 @@ def latest_intent(tracker: Tracker) -> str:
 
 
 def replies_to(tracker: Tracker, question: str) -> int:
-    """How many messages the patient has sent since the bot started asking `question`."""
+    """How many messages the patient has sent since the bot started asking `question`
+    (not counting those in another language: the form never reads them)."""
     seen = replies = 0
     for event in reversed(tracker.events):
         if event.get("event") == "user":
-            seen += 1
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            seen += intent != NOT_ENGLISH_INTENT
         elif event.get("event") == "slot" and event.get("name") == "requested_slot":
             if event.get("value") != question:
                 break

@@ -14,6 +14,7 @@ from actions.tracker_state import (OFF_TOPIC_INTENTS, latest_intent, latest_text
 from bot.dialogue import interpret, next_question, said_something
 from bot.extraction import extract, red_flags_in
 from bot.failures import describe
+from bot.language.detect import NOT_ENGLISH_INTENT
 from bot.policy import FAILSAFE_LINE
 from bot.questions import QUESTIONS, wording
 
@@ -65,6 +66,11 @@ class ValidateTriageForm(FormValidationAction):
             return failsafe_events(latest_text(tracker), slots_of(tracker))
 
     def _validate(self, tracker: Tracker) -> List[EventType]:
+        if latest_intent(tracker) == NOT_ENGLISH_INTENT:
+            # Another language is never read as an answer (a Spanish "no" is not this
+            # question's no): no slot filled rejects the form, and a rule gives the
+            # English-only line with the question still pending.
+            return []
         slots = slots_of(tracker)
         requested = tracker.get_slot("requested_slot")
         # An off-topic reply (a question about results, say) is left to the

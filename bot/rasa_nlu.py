@@ -1,7 +1,27 @@
-"""SafetyNetClassifier: the deterministic rules inside Rasa's NLU pipeline.
+"""Our components in Rasa's NLU pipeline (config.yml).
+
+TextTruncator runs first, before the tokenizer: it cuts every message (and every
+training example) to MAX_MESSAGE_CHARS, at a word boundary. The channels refuse
+longer messages already, but Rasa's own HTTP API (/model/parse,
+/conversations/<id>/messages) does not, and DIET's attention grows with the square
+of the message's length (100 KB once asked for 16 GB and stalled every
+conversation for a minute). Everything after it, the safety net included, reads
+only the first MAX_MESSAGE_CHARS characters: a red flag later in a longer message
+is not seen here (no channel lets such a message through).
+
+RuleOnlyIntentFilter keeps the examples of intents that only the rules set
+(`not_english`, by the language check) out of DIET's training: Rasa's validation
+wants examples for every intent, but DIET learning them would only shift its
+other intents, and the safety net decides them anyway.
+
+SafetyNetClassifier: the deterministic rules inside Rasa's NLU pipeline.
 
 Runs bot.extraction on every message, after DIET, and overrides it:
-- the rules find an emergency: the intent becomes `red_flag`, whatever DIET said;
+- the rules find an emergency: the intent becomes `red_flag`, whatever DIET said
+  (also in a message otherwise written in another language);
+- the message is not in English (bot.language.detect): `not_english`, whatever
+  DIET said: the bot cannot read it, and must not ask English questions on it
+  (DIET never learns this intent);
 - DIET said `red_flag` but the rules only see negated red flags ("no chest
   pain"): `report_symptom`;
 - DIET said stop or start again, but the message describes something ("calpol
@@ -15,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -25,7 +45,10 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.extraction import ABSENT, PRESENT, RED_FLAG_LABELS, extract
+from bot.config import settings
+from bot.extraction import ABSENT, RED_FLAG_LABELS, Extraction, extract, red_flags_in
+from bot.failures import describe
+from bot.language import detect
 
 logger = logging.getLogger(__name__)
 RED_FLAG_INTENT = "red_flag"
@@ -40,11 +63,92 @@ LEAVING_WORDS = re.compile(
     r"no more questions|start (again|over)|restart|begin again|from the (top|start|beginning))\b")
 
 
+def _reads_as_english(text: str, found: Optional[Extraction]) -> bool:
+    rules_read_it = found is not None and bool(
+        found.mentions or found.answer or found.temperature_c is not None)
+    try:
+        return detect.is_english(text, rules_read_it)
+    except Exception as error:  # English is the default: a failed check never blocks a patient
+        logger.error("language check failed: %s", describe(error))
+        return True
+
+
+def _red_flags_on_a_plain_copy(text: str) -> bool:
+    """After a failed reading: the red flags of an ASCII copy (whatever broke it is gone)."""
+    try:
+        return bool(red_flags_in(text))
+    except Exception as error:
+        logger.error("red-flag check of a plain copy failed too: %s", describe(error))
+        return False
+
+
 def _set_intent(message: Message, name: str) -> None:
     ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != name]
     message.set(INTENT, {"name": name, "confidence": 1.0}, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [{"name": name, "confidence": 1.0}] + ranking,
                 add_to_output=True)
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """The first `max_chars` characters, ending at a word boundary when there is one."""
+    if len(text) <= max_chars:
+        return text
+    kept = text[:max_chars]
+    if not text[max_chars].isspace():
+        boundary = max(kept.rfind(" "), kept.rfind("\n"), kept.rfind("\t"))
+        if boundary > 0:
+            kept = kept[:boundary]
+    return kept.rstrip()
+
+
+# Registered as a tokenizer only so that Rasa runs it on the training data as well
+# as on every message, before the real tokenizer (it is not a Tokenizer subclass).
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class TextTruncator(GraphComponent):
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "TextTruncator":
+        return cls(settings().max_message_chars)
+
+    def _cut(self, messages: List[Message]) -> None:
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str) and len(text) > self.max_chars:
+                message.set(TEXT, truncate(text, self.max_chars))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._cut(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._cut(messages)
+        return messages
+
+
+# A tokenizer for Rasa for the same reason as TextTruncator: so that it sees the training data.
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class RuleOnlyIntentFilter(GraphComponent):
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        return {"intents": []}
+
+    def __init__(self, intents: List[str]) -> None:
+        self.intents = set(intents)
+
+    @classmethod
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "RuleOnlyIntentFilter":
+        return cls(config["intents"])
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data.filter_training_examples(
+            lambda example: example.get(INTENT) not in self.intents)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        return messages
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
@@ -60,6 +164,7 @@ class SafetyNetClassifier(GraphComponent):
     @classmethod
     def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "SafetyNetClassifier":
+        detect.warm_up()  # not on a patient's first message
         return cls(config["model_red_flag_threshold"])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -72,14 +177,23 @@ class SafetyNetClassifier(GraphComponent):
                 continue  # an intent typed directly (e.g. "/restart")
             try:
                 found = extract(text)
-            except Exception:  # the net must never take the NLU down with it
-                logger.exception("red-flag extraction failed")
+            except Exception as error:  # the net must never take the NLU down with it
+                logger.error("red-flag extraction failed: %s", describe(error))
+                found = None
+                if _red_flags_on_a_plain_copy(text):
+                    _set_intent(message, RED_FLAG_INTENT)
+                    continue
+            if found is not None and found.red_flags:
+                _set_intent(message, RED_FLAG_INTENT)
+                continue
+            if not _reads_as_english(text, found):
+                _set_intent(message, detect.NOT_ENGLISH_INTENT)
+                continue
+            if found is None:
                 continue
             intent = (message.get(INTENT) or {}).get("name")
             confidence = (message.get(INTENT) or {}).get("confidence") or 0.0
-            if found.red_flags:
-                _set_intent(message, RED_FLAG_INTENT)
-            elif intent == RED_FLAG_INTENT and confidence < self.model_red_flag_threshold:
+            if intent == RED_FLAG_INTENT and confidence < self.model_red_flag_threshold:
                 # Too unsure to send someone to A&E on the model's word alone:
                 # ask the questions instead (they include every red flag).
                 _set_intent(message, "report_symptom")
