@@ -3,6 +3,7 @@ from logging.config import fileConfig
 
 from alembic import context
 
+import bot.alerts.models  # noqa: F401  (registers the alert tables on Base)
 import bot.console.models  # noqa: F401  (registers the console tables on Base)
 import bot.sms.models  # noqa: F401  (registers the SMS tables on Base)
 from bot.storage.db import engine

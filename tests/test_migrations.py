@@ -11,6 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import bot.alerts.models  # noqa: F401  (registers the alert tables)
 import bot.console.models  # noqa: F401  (registers the console tables)
 import bot.sms.models  # noqa: F401  (registers the SMS tables)
 from bot.config import PROJECT_ROOT

@@ -27,6 +27,7 @@ from typing import Optional
 
 from aiohttp import web
 
+from bot.alerts.job import run_once as alerts_pass
 from bot.sms import followups, heartbeat, outbox
 from bot.sms.api import make_app
 from bot.sms.models import utcnow
@@ -96,6 +97,7 @@ async def serve(cfg: SmsSettings, purge_at: time) -> None:
                                        retention_days=cfg.core.retention_days,
                                        stop=dispatcher.stopping.is_set)
     purging: Optional[asyncio.Future] = None
+    alerting: Optional[asyncio.Future] = None
     runner = web.AppRunner(make_app(cfg), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, cfg.api_host, cfg.api_port).start()
@@ -127,6 +129,9 @@ async def serve(cfg: SmsSettings, purge_at: time) -> None:
             logger.exception("dispatch pass failed; trying again in %ss", cfg.poll_seconds)
         if purging is None or purging.done():  # a purge never holds up the texts
             purging = loop.run_in_executor(None, daily_purge.run_if_due)
+        if alerting is None or alerting.done():  # an SMTP outage never holds up the texts
+            alerting = loop.run_in_executor(
+                None, lambda: alerts_pass(stop=dispatcher.stopping.is_set))
         try:
             await asyncio.wait_for(stop.wait(), timeout=cfg.poll_seconds)
         except asyncio.TimeoutError:
@@ -135,6 +140,8 @@ async def serve(cfg: SmsSettings, purge_at: time) -> None:
     await loop.run_in_executor(None, dispatcher.close)
     if purging is not None:
         await purging  # stops at its next batch
+    if alerting is not None:
+        await alerting
     logger.info("SMS worker stopped")
 
 

@@ -49,6 +49,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement
 
+from bot.alerts import retention as alert_retention
 from bot.console.models import QueueEntry, Review
 from bot.sms.models import Discharge, FollowUp, InboundSms, OutboundSms
 from bot.storage.models import RetentionPermit, RetentionRun, TriageOutcome
@@ -74,7 +75,7 @@ RUNS = RetentionRun.__table__
 
 # In the order they are deleted (foreign keys: texts, then follow-ups, then discharges).
 TABLES = ("sms_outbox", "sms_inbound", "sms_followups", "sms_discharges", "events",
-          "triage_outcomes", "console_conversations", "console_reviews")
+          "triage_outcomes", "console_conversations", "console_reviews", *alert_retention.TABLES)
 
 
 @dataclass
@@ -120,7 +121,7 @@ def purge(engine: Engine, now: datetime, retention_days: int, *, dry_run: bool =
                 for table, where in _rows_of(conn, expired, has_events):
                     report.rows[table.name] += _delete(conn, table, where, dry_run)
     for table, where in ((OUTBOX, _loose_outbox(OUTBOX, cutoff)),
-                         (INBOUND, _loose_inbound(cutoff))):
+                         (INBOUND, _loose_inbound(cutoff)), *alert_retention.by_age(cutoff)):
         if not _delete_in_batches(engine, table, where, report, stop):
             report.complete = False
             return report
@@ -192,7 +193,7 @@ def _rows_of(conn: Connection, ids: Sequence[str],
                                      .where(FOLLOWUPS.c.discharge_id.in_(discharge_ids))))
     inbound_ids = list(conn.scalars(select(INBOUND.c.id)
                                     .where(INBOUND.c.discharge_id.in_(discharge_ids))))
-    rows = [
+    rows = alert_retention.rows_of(ids) + [
         (OUTBOX, or_(OUTBOX.c.discharge_id.in_(discharge_ids),
                      OUTBOX.c.followup_id.in_(followup_ids), OUTBOX.c.inbound_id.in_(inbound_ids))),
         (INBOUND, INBOUND.c.id.in_(inbound_ids)),
