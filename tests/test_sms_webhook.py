@@ -412,3 +412,17 @@ def test_stop_start_and_help(sms):
     assert cfg.department_phone in help_reply and "999" in help_reply
     reply = say(sms, phone, "hi")  # back in the dialogue
     assert "bleeding" in reply
+
+
+def test_over_sms_the_help_names_one_word_for_the_questions_and_another_for_the_texts(sms):
+    """STOP opts out over SMS (carrier rules), so the help never tells a texter to say "stop"
+    to end the questions; what it does say ends the questions and keeps the texts."""
+    phone = new_phone()
+    register(phone)
+    say(sms, phone, "hi")
+    help_reply = say(sms, phone, "what can you do?")
+    assert "no more questions" in help_reply and "STOP ends all texts" in help_reply
+    assert '"stop"' not in help_reply.lower()
+    ended = say(sms, phone, "no more questions")
+    assert "no more texts" not in ended
+    assert [r.status for r in inbound_rows(phone)][-1] == "processed"
