@@ -18,8 +18,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from playwright.sync_api import Page, expect
 
-from bot.config import PROJECT_ROOT
-from tests.console_seed import PASSWORD, XSS, make_staff, save_messages, save_outcome
+from bot.config import PROJECT_ROOT, settings
+from tests.console_seed import (PASSWORD, XSS, make_staff, save_discharge, save_followup,
+                                save_messages, save_outcome, save_sms_events, save_text_in,
+                                save_text_out)
 
 SHOTS = PROJECT_ROOT / "test-output" / "console"
 DOCS = PROJECT_ROOT / "docs" / "screenshots"
@@ -37,10 +39,10 @@ def new_page(browser, problems: list[str]) -> Page:
     return tab
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, full_page: bool = False) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS / f"console-{name}.png")
@@ -144,7 +146,8 @@ def test_nurse_reviews_and_exports_in_the_browser(console, browser, month_of_con
     page.get_by_label("Contact team").check()
     page.get_by_label("Review").select_option("no")
     page.get_by_role("button", name="Apply").click()
-    expect(page).to_have_url(f"{base}/queue?level=contact_team&from=&to=&channel=&reviewed=no&q=")
+    expect(page).to_have_url(
+        f"{base}/queue?level=contact_team&from=&to=&channel=&reviewed=no&procedure=&q=")
     link = page.get_by_role("link", name=cid)
     expect(link).to_be_visible()
     expect(page.get_by_role("link", name=emergency)).to_have_count(0)
@@ -209,4 +212,69 @@ def test_nurse_reviews_and_exports_in_the_browser(console, browser, month_of_con
     expect(page.get_by_role("status")).to_have_text("You are logged out.")
     page.goto(f"{base}/queue")
     expect(page).to_have_url(f"{base}/login?next=%2Fqueue")
+    assert not problems, problems
+
+
+def test_nurse_finds_an_sms_patient_by_number_and_reads_the_texts(console, browser):
+    """The nurse types the number as the patient said it; the discharge was registered in
+    another format. The transcript says whom to call and every text, delivered or not."""
+    base, db = console.url, console.db
+    problems: list[str] = []
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    discharge = save_discharge("+447400900462", procedure="bone_marrow", is_child=True,
+                               procedure_at=now - timedelta(hours=26),
+                               created_at=now - timedelta(hours=25), url=db)
+    cid = discharge.conversation_id
+    t = lambda minutes: now - timedelta(hours=2) + timedelta(minutes=minutes)  # noqa: E731
+    _, sid = save_text_in(discharge, "she is hot and shivery, 38.4", t(5), url=db)
+    save_sms_events(cid, [("followup", t(0)),
+                          ("bot", "Has your child had a fever or chills?", t(0), ["Yes", "No"]),
+                          ("patient", "she is hot and shivery, 38.4", t(5.1), sid),
+                          ("bot", "Please call the haematology team today.", t(5.2))], url=db)
+    save_text_out(discharge, "A check-in 1 day after your child's bone marrow aspiration and "
+                  "biopsy. Has your child had a fever or chills? Reply YES or NO.", "followup",
+                  t(0.5), url=db)
+    save_text_out(discharge, "Please call the haematology team today.", "reply", t(5.3),
+                  delivery="undelivered", error="30003", url=db)
+    stop, _ = save_text_in(discharge, "STOP", t(20), status="keyword", url=db)
+    save_text_out(discharge, "You will get no more texts from us.", "opt_out", t(20.1),
+                  inbound_id=stop, url=db)
+    save_text_in(discharge, "she is worse", t(30), status="opted_out", url=db)
+    save_outcome(cid, "contact_team", channel="sms", at=t(5.2), url=db)
+    for seq, (day, due, status) in enumerate([(0, now - timedelta(hours=20), "sent"),
+                                              (1, t(0), "sent"),
+                                              (3, now + timedelta(days=2), "scheduled")]):
+        save_followup(discharge, seq, day, f"day {day} {due.astimezone(settings().timezone):%H:%M}",
+                      due, status, url=db)
+    nurse = make_staff("clinician", "nurse.adeyemi", url=db)
+
+    page = new_page(browser, problems)
+    log_in(page, base, nurse)
+    page.goto(f"{base}/queue")
+    page.get_by_label("Procedure").select_option("bone_marrow")
+    page.get_by_label("Phone number or conversation id").fill("07400 900462")
+    page.get_by_role("button", name="Apply").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("07400 900462")
+    expect(rows.first).to_contain_text("text not delivered")
+    shot(page, "sms-queue")
+
+    page.get_by_role("link", name=cid).click()
+    expect(page.get_by_role("heading", name=f"Conversation {cid}")).to_be_visible()
+    discharge_facts = page.locator("dl.discharge")
+    for fact in ("+44 7400 900462", "Bone marrow aspiration and biopsy", "Child",
+                 (now - timedelta(hours=26)).astimezone(settings().timezone).strftime("%Y-%m-%d %H:%M")):
+        expect(discharge_facts).to_contain_text(fact)
+    expect(discharge_facts).not_to_contain_text("Name")
+    texts = page.locator(".messages li")
+    expect(texts.filter(has_text="Check-in text")).to_contain_text("delivered")
+    expect(texts.filter(has_text="she is hot and shivery")).to_have_count(1)
+    expect(texts.filter(has_text="Reply").filter(has_text="haematology")).to_contain_text(
+        "not delivered")
+    expect(texts.filter(has_text="STOP confirmation")).to_be_visible()
+    expect(texts.filter(has_text="she is worse")).to_contain_text("not answered")
+    expect(page.get_by_role("link", name="+44 7400 900462")).to_have_attribute(
+        "href", "tel:+447400900462")
+    shot(page, "sms-transcript", full_page=True)
     assert not problems, problems

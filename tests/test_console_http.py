@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import random
 import re
@@ -22,8 +23,9 @@ from sqlalchemy import func, select, text
 from bot.config import PROJECT_ROOT
 from bot.console.models import AuditEntry
 from bot.storage.db import session
-from tests.console_seed import (PASSWORD, XSS, csrf_of, login, make_staff, save_messages,
-                                save_outcome, unique)
+from tests.console_seed import (PASSWORD, XSS, csrf_of, login, make_staff, random_mobile,
+                                save_discharge, save_messages, save_outcome, save_sms_events,
+                                save_text_in, save_text_out, unique)
 
 GET_PAGES = ["/", "/queue", "/queue?q=anything", "/conversation?id=x", "/account",
              "/admin/accounts", "/admin/audit"]
@@ -418,6 +420,20 @@ def test_transcript_escapes_patient_text_and_is_audited(base, clinician):
     assert web.get(base + "/conversation", params={"id": unique("missing")}).status_code == 404
 
 
+def test_parallel_first_views_of_a_new_conversation_all_load(base, clinician):
+    """Several nurses open a conversation the queue has not listed yet, while the
+    background sync lists it: each request adds the queue row, only one can."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, web = clinician
+    for _ in range(3):
+        cid = seeded_conversation(level="emergency")
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: web.get(base + "/conversation",
+                                                       params={"id": cid}).status_code, range(8)))
+        assert statuses == [200] * 8
+
+
 def test_review_records_who_and_when_and_leaves_the_conversation_alone(base, clinician):
     name, web = clinician
     cid = seeded_conversation(level="urgent")
@@ -514,6 +530,188 @@ def test_unknown_page_is_404_when_logged_in(base, clinician):
     _, web = clinician
     response = web.get(base + "/no-such-page")
     assert response.status_code == 404 and "Content-Security-Policy" in response.headers
+
+
+# --- SMS conversations -------------------------------------------------------------------
+def national(phone: str) -> str:
+    """+447400123456 -> 07400123456"""
+    return "0" + phone[3:]
+
+
+PHONE_FORMS = [lambda p: f"{national(p)[:5]} {national(p)[5:]}", national,
+               lambda p: f"+44 {p[3:7]} {p[7:]}", lambda p: p[1:], lambda p: p]
+
+
+def transcript_items(page: str) -> list[str]:
+    """The transcript's messages, each as its visible text."""
+    listing = re.search(r'<ol class="messages">(.*?)</ol>', page, re.S).group(1)
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", item)).split())
+            for item in re.split(r"<li\b[^>]*>", listing)[1:]]
+
+
+def discharge_facts(page: str) -> str:
+    """The transcript's facts about the SMS discharge, as visible text."""
+    facts = re.search(r'<dl class="[^"]*\bdischarge\b[^"]*"[^>]*>(.*?)</dl>', page, re.S).group(1)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", facts)).split())
+
+
+def test_an_sms_conversation_is_found_by_its_number_in_any_common_format(base, clinician):
+    _, web = clinician
+    phone = random_mobile()
+    discharge = save_discharge(phone)
+    save_outcome(discharge.conversation_id, "urgent", channel="sms")
+    other = save_discharge(random_mobile())
+    save_outcome(other.conversation_id, "urgent", channel="sms")
+    for form in PHONE_FORMS:
+        page = web.get(base + "/queue", params={"q": form(phone)}).text
+        assert listed(page, discharge.conversation_id), form(phone)
+        assert not listed(page, other.conversation_id)
+    assert f'{national(phone)[:5]} {national(phone)[5:]}' in page  # whom to call, on the row
+
+
+def test_the_queue_filters_sms_conversations_by_procedure(base, clinician):
+    _, web = clinician
+    marrow, biopsy = (save_discharge(random_mobile(), procedure=p)
+                      for p in ("bone_marrow", "bone_biopsy"))
+    web_chat = unique("web")
+    for cid, channel in ((marrow.conversation_id, "sms"), (biopsy.conversation_id, "sms"),
+                         (web_chat, "rest")):
+        save_outcome(cid, "emergency", channel=channel, at=datetime.now(timezone.utc) + timedelta(days=2))
+    page = web.get(base + "/queue", params={"procedure": "bone_marrow", "level": "emergency"}).text
+    assert '<option value="bone_marrow" selected>Bone marrow aspiration and biopsy</option>' in page
+    assert listed(page, marrow.conversation_id)
+    assert not listed(page, biopsy.conversation_id) and not listed(page, web_chat)
+    page = web.get(base + "/queue", params={"procedure": "bone_biopsy", "level": "emergency"}).text
+    assert listed(page, biopsy.conversation_id) and not listed(page, marrow.conversation_id)
+    exported = web.post(base + "/export", data={"csrf_token": csrf_of(page), "procedure": "bone_marrow",
+                                                "level": "emergency"}).text
+    assert marrow.conversation_id in exported and biopsy.conversation_id not in exported
+
+
+def test_an_sms_transcript_shows_the_discharge_and_every_text_in_order(base, clinician):
+    from bot.config import settings
+
+    _, web = clinician
+    phone = random_mobile()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    discharge = save_discharge(phone, procedure_at=now - timedelta(hours=6), is_child=True,
+                               name="Sam", created_at=now - timedelta(hours=5))
+    cid = discharge.conversation_id
+    t = lambda minutes: now - timedelta(hours=4) + timedelta(minutes=minutes)  # noqa: E731
+    _, sid = save_text_in(discharge, "a little on the plaster", t(10))
+    save_sms_events(cid, [("followup", t(0)),
+                          ("bot", "Is there any bleeding from the biopsy site?", t(0), ["Yes", "No"]),
+                          ("patient", "a little on the plaster", t(10.1), sid),
+                          ("bot", "Has it stopped now?", t(10.2))])
+    save_text_out(discharge, "A check-in from the IR department. Any bleeding? Reply YES or NO.",
+                  "followup", t(0.5))
+    save_text_out(discharge, "Has it stopped now? Reply YES or NO.", "reply", t(10.3))
+    help_id, _ = save_text_in(discharge, "HELP", t(20), status="keyword")
+    save_text_out(discharge, "IR department, 020 7000 0000, Mon-Fri 9-5.", "help", t(20.1),
+                  delivery=None, inbound_id=help_id)
+    picture, _ = save_text_in(discharge, "", t(30), status="no_text", num_media=1)
+    save_text_out(discharge, "Thanks for the picture: please describe it in words.", "reply",
+                  t(30.1), inbound_id=picture)
+    save_text_in(discharge, "very long text " * 100, t(40), status="too_long")
+    stop, _ = save_text_in(discharge, "STOP", t(50), status="keyword")
+    save_text_out(discharge, "You will get no more texts from us.", "opt_out", t(50.1),
+                  inbound_id=stop)
+    save_text_in(discharge, "it is bleeding a lot now", t(60), status="opted_out")
+    start, _ = save_text_in(discharge, "START", t(70), status="keyword")
+    save_text_out(discharge, "Texts are back on.", "opt_in", t(70.1), inbound_id=start)
+    failed, _ = save_text_in(discharge, "my chest hurts", t(80), status="failed", assigned=False)
+    save_text_out(discharge, "I can't assess this right now. Call 999.", "failsafe", t(80.1),
+                  inbound_id=failed, assigned=False)
+    save_text_out(discharge, "A check-in 1 day after the bone biopsy. Any bleeding?", "followup",
+                  t(90), delivery="undelivered", error="30003")
+
+    page = web.get(base + "/conversation", params={"id": cid}).text
+    local = (now - timedelta(hours=6)).astimezone(settings().timezone).strftime("%Y-%m-%d %H:%M")
+    facts = discharge_facts(page)
+    for expected in (f"+44 {phone[3:7]} {phone[7:]}", "Bone biopsy", local, "Child", "Sam"):
+        assert expected in facts, (expected, facts)
+    items = transcript_items(page)
+    expected = [  # (what identifies the item, what else it must say), in order
+        ("Started by the system", []),
+        ("Is there any bleeding from the biopsy site?", ["Bot", "Buttons offered"]),
+        ("A check-in from the IR department", ["Check-in text", "delivered"]),
+        ("a little on the plaster", ["Patient"]),
+        ("Has it stopped now?", ["Bot"]),
+        ("Has it stopped now? Reply YES or NO.", ["Reply", "delivered"]),
+        ("HELP", ["Patient", "keyword"]),
+        ("IR department, 020", ["HELP answer", "sent", "no delivery receipt"]),
+        ("1 picture", ["Patient", "no text"]),
+        ("Thanks for the picture", ["Reply", "delivered"]),
+        ("very long text", ["Patient", "too long"]),
+        ("STOP", ["Patient", "keyword"]),
+        ("You will get no more texts", ["STOP confirmation", "delivered"]),
+        ("it is bleeding a lot now", ["Patient", "not answered"]),
+        ("START", ["Patient", "keyword"]),
+        ("Texts are back on.", ["START confirmation"]),
+        ("my chest hurts", ["Patient", "failed"]),
+        ("I can't assess this right now", ["Fail-safe line"]),
+        ("A check-in 1 day after", ["Check-in text", "not delivered", "30003"]),
+    ]
+    found = []
+    for key, labels in expected:
+        position = next((i for i, item in enumerate(items)
+                         if key in item and (not found or i > found[-1])), None)
+        assert position is not None, (key, items)
+        for label in labels:
+            assert label in items[position], (label, items[position])
+        found.append(position)
+    assert sum("a little on the plaster" in item for item in items) == 1  # Rasa's and Twilio's, once
+    assert "delivered" not in items[found[-1]].replace("not delivered", "")
+
+
+def test_an_undelivered_follow_up_shows_on_the_transcript_and_in_the_queue(base, clinician):
+    _, web = clinician
+    phone = random_mobile()
+    discharge = save_discharge(phone)
+    at = datetime.now(timezone.utc) - timedelta(hours=1)
+    save_sms_events(discharge.conversation_id, [("followup", at), ("bot", "Any bleeding?", at)])
+    save_text_out(discharge, "A check-in from the IR department. Any bleeding?", "followup", at,
+                  delivery="undelivered", error="30005")
+    delivered = save_discharge(random_mobile())
+    save_sms_events(delivered.conversation_id, [("followup", at), ("bot", "Any bleeding?", at)])
+    save_text_out(delivered, "A check-in from the IR department. Any bleeding?", "followup", at)
+    page = web.get(base + "/queue", params={"q": phone}).text
+    assert listed(page, discharge.conversation_id)  # the patient never answered: still listed
+    row = page.split(f'class="cid">{discharge.conversation_id}</a>')[1].split("</tr>")[0]
+    assert "text not delivered" in row
+    assert not listed(web.get(base + "/queue", params={"q": delivered.phone}).text,
+                      delivered.conversation_id)  # a check-in that arrived is no work for anyone
+    items = transcript_items(web.get(base + "/conversation",
+                                     params={"id": discharge.conversation_id}).text)
+    [check_in] = [item for item in items if "Check-in text" in item]
+    assert "not delivered" in check_in and "30005" in check_in
+    failed = save_discharge(random_mobile())
+    save_text_out(failed, "A check-in.", "followup", at, status="failed", delivery=None,
+                  last_error="after 4 attempt(s): Twilio is down")
+    page = web.get(base + "/queue", params={"q": failed.phone}).text
+    assert listed(page, failed.conversation_id) and "text not delivered" in page
+
+
+def test_texts_the_bot_never_read_list_the_conversation(base, clinician):
+    _, web = clinician
+    discharge = save_discharge(random_mobile())
+    at = datetime.now(timezone.utc) - timedelta(minutes=30)
+    save_text_in(discharge, "STOP", at, status="keyword")
+    save_text_in(discharge, "he has a fever now", at + timedelta(minutes=5), status="opted_out")
+    page = web.get(base + "/queue", params={"q": discharge.phone}).text
+    assert listed(page, discharge.conversation_id)
+    items = transcript_items(web.get(base + "/conversation",
+                                     params={"id": discharge.conversation_id}).text)
+    assert any("he has a fever now" in item and "not answered" in item for item in items)
+
+
+def test_a_discharge_without_a_name_shows_none(base, clinician):
+    _, web = clinician
+    discharge = save_discharge(random_mobile())
+    save_outcome(discharge.conversation_id, "self_care", channel="sms")
+    page = web.get(base + "/conversation", params={"id": discharge.conversation_id}).text
+    facts = discharge_facts(page)
+    assert "Adult" in facts and "Name" not in facts
 
 
 # --- command line ------------------------------------------------------------------------

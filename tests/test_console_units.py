@@ -77,9 +77,15 @@ def walk(url: str, f: queue.Filters, size: int) -> list[str]:
 def test_keyset_pages_give_exactly_the_sorted_filtered_list(own_db):
     rng = random.Random(7)
     levels = ["emergency", "urgent", "contact_team", "self_care"]
+    procedures = {}
     for i in range(140):
         at = NOW - timedelta(hours=rng.randrange(24 * 60))
-        add_outcome(own_db, f"c{i:03d}", rng.choice(levels), at, rng.choice(["rest", "sms"]))
+        channel = rng.choice(["rest", "sms"])
+        add_outcome(own_db, f"c{i:03d}", rng.choice(levels), at, channel)
+        if channel == "sms" and rng.random() < 0.8:  # SMS discharges (others: older ids)
+            procedures[f"c{i:03d}"] = rng.choice(["bone_biopsy", "bone_marrow"])
+            add_discharge(own_db, f"c{i:03d}", f"+4474000{i:05d}", at - timedelta(hours=2),
+                          procedures[f"c{i:03d}"])
     same_time = NOW - timedelta(days=3)
     for i in range(6):  # ties on last_at are broken by id
         add_outcome(own_db, f"tie{i}", "urgent", same_time)
@@ -93,7 +99,9 @@ def test_keyset_pages_give_exactly_the_sorted_filtered_list(own_db):
     cases = [queue.Filters(), queue.Filters(reviewed=False),
              queue.Filters(levels=("urgent", "emergency"), channel="sms"),
              queue.Filters(date_from=(NOW - timedelta(days=20)).date(),
-                           date_to=(NOW - timedelta(days=5)).date(), reviewed=True)]
+                           date_to=(NOW - timedelta(days=5)).date(), reviewed=True),
+             queue.Filters(procedure="bone_marrow"),
+             queue.Filters(procedure="bone_biopsy", reviewed=False, levels=("urgent",))]
     tz = queue.settings().timezone
     for f in cases:
         def keep(e: QueueEntry) -> bool:
@@ -101,6 +109,7 @@ def test_keyset_pages_give_exactly_the_sorted_filtered_list(own_db):
             return ((not f.levels or e.level in f.levels)
                     and (f.reviewed is None or e.reviewed == f.reviewed)
                     and (not f.channel or e.channel_group == f.channel)
+                    and (not f.procedure or procedures.get(e.conversation_id) == f.procedure)
                     and (not f.date_from or local >= f.date_from)
                     and (not f.date_to or local <= f.date_to))
         expected = [e.conversation_id for e in sorted(filter(keep, entries), key=queue.sort_key)]
@@ -256,6 +265,82 @@ def test_transcript_shows_what_the_patient_saw(own_db, monkeypatch):
     assert "&lt;b&gt;hi&lt;/b&gt;" in html and "<b>hi</b>" not in html
 
 
+def add_discharge(url: str, cid: str, phone: str, created: datetime,
+                  procedure: str = "bone_biopsy") -> int:
+    from bot.sms.models import Discharge
+    with engine(url).begin() as c:
+        return c.execute(insert(Discharge).values(
+            phone=phone, procedure=procedure, procedure_at=created - timedelta(hours=1),
+            is_child=False, conversation_id=cid, source="test",
+            created_at=created)).inserted_primary_key[0]
+
+
+def add_text(url: str, table, **values) -> int:
+    with engine(url).begin() as c:
+        return c.execute(insert(table).values(**values)).inserted_primary_key[0]
+
+
+def test_sync_lists_sms_conversations_by_texts_the_bot_never_saw_or_that_failed(own_db):
+    from bot.sms import console_hooks as sms
+    from bot.sms.models import InboundSms, OutboundSms
+    t0 = NOW - timedelta(hours=3)
+    quiet = add_discharge(own_db, "sms-quiet", "+447400000001", t0)      # check-in delivered
+    failed = add_discharge(own_db, "sms-failed", "+447400000002", t0)    # check-in undelivered
+    stopped = add_discharge(own_db, "sms-stopped", "+447400000003", t0)  # texts after STOP
+    waiting = add_discharge(own_db, "sms-waiting", "+447400000004", t0)  # a text not yet read
+    out = dict(kind="followup", attempts=1, next_attempt_at=t0, status="sent", body="check-in")
+    add_text(own_db, OutboundSms, to_number="+447400000001", discharge_id=quiet,
+             created_at=t0, delivery_status="delivered", **out)
+    add_text(own_db, OutboundSms, to_number="+447400000002", discharge_id=failed,
+             created_at=t0 + timedelta(minutes=1), delivery_status="undelivered", **out)
+    add_text(own_db, InboundSms, message_sid="SM1", from_number="+447400000003", body="STOP",
+             discharge_id=stopped, status="keyword", received_at=t0 + timedelta(minutes=2))
+    add_text(own_db, InboundSms, message_sid="SM2", from_number="+447400000004", body="help me",
+             status="received", received_at=t0 + timedelta(minutes=3))  # no discharge id yet
+    with session(own_db) as s:
+        assert [t.body for t in sms.conversation(s, "sms-waiting").texts] == ["help me"]
+        assert sms.conversation(s, "sms-waiting").discharge.id == waiting
+    queue.sync(own_db)
+    with session(own_db) as s:
+        rows = {e.conversation_id: e for e in s.scalars(select(QueueEntry))}
+        assert set(rows) == {"sms-failed", "sms-stopped", "sms-waiting"}
+        assert all(e.channel_group == "sms" and e.level == "none" for e in rows.values())
+        marked = {r.entry.conversation_id: r.not_delivered for r in queue.page(s, queue.Filters()).rows}
+        assert marked == {"sms-failed": True, "sms-stopped": False, "sms-waiting": False}
+        assert queue.refresh(s, list(rows) + ["sms-quiet"]) == 0  # the same from scratch
+    assert queue.sync(own_db) == 0  # and nothing more to do
+    later = NOW - timedelta(minutes=5)  # a text after STOP: newer activity, the row moves up
+    add_text(own_db, InboundSms, message_sid="SM3", from_number="+447400000003", body="worse",
+             discharge_id=stopped, status="opted_out", received_at=later)
+    assert queue.sync(own_db) == 1
+    with session(own_db) as s:
+        entry = s.scalar(select(QueueEntry).where(QueueEntry.conversation_id == "sms-stopped"))
+        assert queue._naive_utc(entry.last_at) == queue._naive_utc(later)
+
+
+def test_a_receipt_that_comes_later_still_lists_the_conversation(own_db):
+    from bot.sms.models import OutboundSms
+    t0 = NOW - timedelta(hours=1)
+    ids = [add_discharge(own_db, f"sms-late-{i}", f"+44740000001{i}", t0 - timedelta(hours=1))
+           for i in range(3)]
+    texts = [add_text(own_db, OutboundSms, to_number=f"+44740000001{i}", discharge_id=d,
+                      kind="followup", attempts=1, next_attempt_at=t0, status="sent",
+                      body="check-in", created_at=t0 + timedelta(minutes=i))
+             for i, d in enumerate(ids)]
+    queue.sync(own_db)  # sent, no receipt yet: no work for anyone
+    with session(own_db) as s:
+        assert s.scalars(select(QueueEntry)).all() == []
+    with engine(own_db).begin() as c:  # then Twilio's status callbacks say undelivered
+        c.execute(update(OutboundSms).where(OutboundSms.id.in_(texts))
+                  .values(delivery_status="undelivered", delivery_error="30003"))
+    queue.sync(own_db, batch=2)  # more than a batch: the rest at the next sync
+    queue.sync(own_db, batch=2)
+    with session(own_db) as s:
+        rows = queue.page(s, queue.Filters()).rows
+    assert sorted(r.entry.conversation_id for r in rows) == [f"sms-late-{i}" for i in range(3)]
+    assert all(r.not_delivered and r.phone.startswith("07400 00001") for r in rows)
+
+
 # --- sessions and lock-out -------------------------------------------------------------
 def test_sessions_expire_when_idle_or_old(own_db):
     cfg = ConsoleSettings(session_idle_minutes=30, session_max_hours=8)
@@ -363,7 +448,7 @@ def test_filters_drop_what_is_not_valid():
                                             ("q", "  abc  ")]))
     assert f == queue.Filters(levels=("emergency", "urgent"), date_to=date(2026, 2, 3), search="abc")
     assert dict(queue.Filters.from_query(dict(f.as_query())).as_query()) == dict(f.as_query())
-    assert not queue.procedure_filter_available()  # until the SMS discharges are wired in
+    assert queue.Filters.from_query({"procedure": "bone_marrow"}).procedure == "bone_marrow"
 
 
 def test_channel_groups():

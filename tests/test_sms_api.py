@@ -38,6 +38,11 @@ def record(n: int, **extra) -> dict:
             "procedure_at": at.strftime("%Y-%m-%dT%H:%M"), "is_child": False, **extra}
 
 
+def conversation_of(discharge_id: int) -> str:
+    with session() as s:
+        return s.get(Discharge, discharge_id).conversation_id
+
+
 def count_discharges() -> int:
     with session() as s:
         return len(list(s.scalars(select(Discharge.id))))
@@ -78,6 +83,8 @@ def test_create_one_discharge_idempotently(api):
     assert again.status_code == 200 and again.json()["id"] == created["id"]
     shown = requests.get(f"{api}/api/discharges/{created['id']}", headers=auth())
     assert shown.status_code == 200 and shown.json()["followups"] == created["followups"]
+    assert created["conversation_id"] == conversation_of(created["id"])  # what the console shows
+    assert again.json()["conversation_id"] == shown.json()["conversation_id"] == created["conversation_id"]
     assert requests.get(f"{api}/api/discharges/999999", headers=auth()).status_code == 404
     cancelled = requests.post(f"{api}/api/discharges/{created['id']}/cancel", headers=auth())
     assert cancelled.status_code == 200 and cancelled.json()["cancelled"] is True
@@ -105,6 +112,22 @@ def test_a_list_is_all_or_nothing(api):
     response = requests.post(f"{api}/api/discharges", json=items[:2], headers=auth())
     assert response.status_code == 201 and len(response.json()["discharges"]) == 2
     assert count_discharges() == 2
+    assert [d["conversation_id"] for d in response.json()["discharges"]] == \
+        [conversation_of(d["id"]) for d in response.json()["discharges"]]
+
+
+def test_cli_show_and_list_print_the_conversation_id(sms_fakes, capsys):
+    from bot.sms import cli
+
+    first, second = (discharges.register(record(n), source="test").discharge for n in (30, 31))
+    assert cli.main(["show", str(first.id)]) == 0
+    shown = capsys.readouterr().out
+    assert f"conversation id: {first.conversation_id}" in shown
+    assert second.conversation_id not in shown
+    assert cli.main(["list"]) == 0
+    listing = capsys.readouterr().out
+    for d in (first, second):
+        assert f"conversation id: {d.conversation_id}" in listing
 
 
 @pytest.mark.timeout(180)

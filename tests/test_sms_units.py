@@ -242,25 +242,31 @@ def test_cli_add_import_show_cancel(sms_clean, tmp_path, capsys):
     assert cli.main(["status"]) == 0
 
 
-def test_console_hooks_find_sms_conversations(sms_clean):
+def test_console_hooks_find_sms_conversations_by_procedure_and_any_form_of_the_number(sms_clean):
     from sqlalchemy import column, select, table
 
-    from bot.sms.console_hooks import hooks
+    from bot.sms import console_hooks
     from bot.storage.db import session
 
     now = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
     d = discharges.register({"phone": "07400 100020", "procedure": "marrow",
                              "procedure_at": "2026-03-10 09:00"}, source="test", now=now).discharge
-    conversations = table("sms_discharges", column("conversation_id"))
-    labels, by_procedure, by_phone = hooks(conversations.c.conversation_id)
-    assert labels == {"bone_biopsy": "Bone biopsy",
-                      "bone_marrow": "Bone marrow aspiration and biopsy"}
+    ids = table("sms_discharges", column("conversation_id")).c.conversation_id
+    assert console_hooks.PROCEDURE_LABELS == {"bone_biopsy": "Bone biopsy",
+                                              "bone_marrow": "Bone marrow aspiration and biopsy"}
     with session() as s:
-        query = select(conversations.c.conversation_id)
-        assert s.scalars(query.where(by_procedure("bone_marrow"))).all() == [d.conversation_id]
-        assert s.scalars(query.where(by_procedure("bone_biopsy"))).all() == []
-        assert s.scalars(query.where(by_phone("07400100020"))).all() == [d.conversation_id]
-        assert s.scalars(query.where(by_phone("not a phone"))).all() == []
+        def found(condition):
+            return s.scalars(select(ids).where(condition)).all()
+        assert found(console_hooks.by_procedure(ids, "bone_marrow")) == [d.conversation_id]
+        assert found(console_hooks.by_procedure(ids, "bone_biopsy")) == []
+        for form in ("07400 100020", "07400100020", "+44 7400 100020", "447400100020",
+                     "+447400100020", "0044 7400 100020", "(07400) 100-020"):
+            assert console_hooks.phone_forms(form) == ["+447400100020"], form
+            assert found(console_hooks.by_phone(ids, form)) == [d.conversation_id], form
+        assert found(console_hooks.by_phone(ids, "07400 100021")) == []
+    for not_a_number in ("not a phone", "123", "", "sms-1234567"):
+        assert console_hooks.phone_forms(not_a_number) == [] and \
+            console_hooks.by_phone(ids, not_a_number) is None
 
 
 def test_the_posted_form_keeps_blank_values_and_repeated_keys_for_the_signature():

@@ -23,6 +23,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.config import settings
 from bot.console import audit, auth, chart, export, forms, queue, safe_text, transcript
@@ -108,6 +109,16 @@ async def db(request: web.Request, fn: Callable, *args: Any) -> Any:
         with db_session(url) as s, s.begin():
             return fn(s, *args)
     return await asyncio.to_thread(work)
+
+
+async def db_adding_row(request: web.Request, fn: Callable, *args: Any) -> Any:
+    """db() for work that brings a conversation's queue row up to date (transcript,
+    review): when another request or the background sync added the same row at the same
+    moment, the row is there now, so the work runs once more."""
+    try:
+        return await db(request, fn, *args)
+    except IntegrityError:
+        return await db(request, fn, *args)
 
 
 def client_ip(request: web.Request) -> str:
@@ -335,7 +346,7 @@ async def queue_page(request: web.Request) -> web.Response:
                   next_url=("/queue?" + urlencode(base + [("after", result.next_cursor)]))
                   if result.next_cursor else "",
                   first_url="/queue?" + urlencode(base),
-                  procedures=queue.PROCEDURES if queue.procedure_filter_available() else {},
+                  procedures=queue.PROCEDURES,
                   query_pairs=base)
 
 
@@ -368,7 +379,7 @@ async def transcript_page(request: web.Request) -> web.Response:
             audit.record(s, "view_transcript", staff=s.get(Staff, staff.id),
                          target=conversation_id, ip=ip)
         return found
-    found = await db(request, work)
+    found = await db_adding_row(request, work)
     if found is None:
         return error_page(request, 404, "There is no conversation with this id.")
     return render(request, "transcript.html", t=found, error="", note="", outcome="")
@@ -388,11 +399,11 @@ async def review(request: web.Request) -> web.StreamResponse:
         audit.record(s, "review", staff=me, target=conversation_id, ip=ip,
                      detail={"outcome": outcome, "review_id": saved.id})
     try:
-        await db(request, work)
+        await db_adding_row(request, work)
     except LookupError:
         return error_page(request, 404, "There is no conversation with this id.")
     except ValueError as problem:
-        found = await db(request, transcript.load, conversation_id)
+        found = await db_adding_row(request, transcript.load, conversation_id)
         if found is None:
             return error_page(request, 404, "There is no conversation with this id.")
         return render(request, "transcript.html", status=400, t=found, error=str(problem),

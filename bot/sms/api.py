@@ -5,7 +5,7 @@ must face the internet for Twilio's webhook. Every call needs `Authorization: Be
 <SMS_API_TOKEN>`; without a token in `.env` the API answers 503 and does nothing.
 
     POST /api/discharges        one discharge (JSON object) or a list (all or nothing)
-    GET  /api/discharges/{id}   the discharge and its follow-ups
+    GET  /api/discharges/{id}   the discharge, its conversation id and its follow-ups
     POST /api/discharges/{id}/cancel
     GET  /healthz
 """
@@ -24,6 +24,13 @@ from bot.web.security import hide_server_software
 logger = logging.getLogger(__name__)
 SETTINGS_KEY = web.AppKey("sms_settings", SmsSettings) if hasattr(web, "AppKey") else "sms_settings"
 MAX_BATCH = 5000
+
+
+def _discharge(discharge, followups) -> dict:
+    """A discharge as the API returns it, with its conversation id: the id the staff
+    console shows for the patient's conversation."""
+    return {**discharges.as_dict(discharge, followups),
+            "conversation_id": discharge.conversation_id}
 
 
 def _error(status: int, message: str, **extra) -> web.Response:
@@ -64,7 +71,7 @@ async def create(request: web.Request) -> web.Response:
             return _error(400, "invalid discharge", errors=error.errors)
         registered = (await asyncio.to_thread(discharges.register_many, [item], source="api",
                                               cfg=cfg))[0]
-        return web.json_response(discharges.as_dict(registered.discharge, registered.followups),
+        return web.json_response(_discharge(registered.discharge, registered.followups),
                                  status=201 if registered.created else 200)
     if isinstance(payload, list):
         if not payload or len(payload) > MAX_BATCH:
@@ -75,7 +82,7 @@ async def create(request: web.Request) -> web.Response:
             return _error(400, "nothing imported: fix these items (by index)",
                           errors={str(k): v for k, v in result.errors.items()})
         return web.json_response(
-            {"discharges": [discharges.as_dict(r.discharge, r.followups) | {"created": r.created}
+            {"discharges": [_discharge(r.discharge, r.followups) | {"created": r.created}
                             for r in result.registered]}, status=201)
     return _error(400, "Send JSON: one discharge object, or a list of them.")
 
@@ -91,7 +98,7 @@ async def show(request: web.Request) -> web.Response:
     found = await asyncio.to_thread(discharges.get, discharge_id)
     if not found:
         return _error(404, "no such discharge")
-    return web.json_response(discharges.as_dict(*found))
+    return web.json_response(_discharge(*found))
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -104,7 +111,7 @@ async def cancel(request: web.Request) -> web.Response:
     except (ValueError, KeyError):
         return _error(404, "no such discharge")
     found = await asyncio.to_thread(discharges.get, discharge_id)
-    return web.json_response(discharges.as_dict(*found) | {"cancelled_followups": cancelled})
+    return web.json_response(_discharge(*found) | {"cancelled_followups": cancelled})
 
 
 def make_app(cfg: SmsSettings) -> web.Application:

@@ -35,6 +35,8 @@ def _print_discharge(data: dict, tz) -> None:
     print(f"discharge {data['id']}: {data['phone']}, {data['procedure']}, "
           f"{local(data['procedure_at'])}, {child}"
           f"{', ' + data['name'] if data['name'] else ''}{' (cancelled)' if data['cancelled'] else ''}")
+    if data.get("conversation_id"):  # what the staff console lists the patient under
+        print(f"  conversation id: {data['conversation_id']}")
     for f in data["followups"]:
         extra = f" ({f['reason']})" if f["reason"] else ""
         print(f"  {f['label']:<14} {local(f['due_at'])} to {local(f['window_end'])[-5:]}  "
@@ -107,7 +109,9 @@ def cmd_show(args) -> int:
     if not found:
         print(f"error: no discharge {args.id}", file=sys.stderr)
         return 1
-    _print_discharge(discharges.as_dict(*found), sms_settings().timezone)
+    discharge, followups = found
+    _print_discharge({**discharges.as_dict(discharge, followups),
+                      "conversation_id": discharge.conversation_id}, sms_settings().timezone)
     return 0
 
 
@@ -116,7 +120,9 @@ def cmd_list(args) -> int:
     with session() as s:
         ids = list(s.scalars(select(Discharge.id).order_by(Discharge.id.desc()).limit(args.limit)))
     for discharge_id in reversed(ids):
-        _print_discharge(discharges.as_dict(*discharges.get(discharge_id)), tz)
+        discharge, followups = discharges.get(discharge_id)
+        _print_discharge({**discharges.as_dict(discharge, followups),
+                          "conversation_id": discharge.conversation_id}, tz)
     return 0
 
 

@@ -27,9 +27,11 @@ def engine(url: str | None = None) -> Engine:
             dbapi_connection.execute("PRAGMA busy_timeout=30000")
 
         return eng
-    # Pre-ping: pooled connections survive a database restart.
+    # Pre-ping: pooled connections survive a database restart. UTC sessions: naive UTC times
+    # written to time-zone-aware columns must not be read in the server's local zone.
     return create_engine(url, future=True, pool_pre_ping=True,
-                         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+                         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                                       "options": "-c timezone=UTC"})
 
 
 def session(url: str | None = None) -> Session:
