@@ -41,6 +41,19 @@ def _days(value: str) -> frozenset[int]:
     return frozenset(days)
 
 
+# The rules read this much of a message (bot.extraction); a channel must never accept more,
+# or a red flag past it would go unread.
+MAX_ANALYSED_CHARS = 2000
+
+
+def _message_limit(value: str) -> int:
+    limit = int(value)
+    if not 1 <= limit <= MAX_ANALYSED_CHARS:
+        raise ValueError(f"MAX_MESSAGE_CHARS: {limit} is not between 1 and {MAX_ANALYSED_CHARS} "
+                         "(the red-flag rules read at most that much of a message)")
+    return limit
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -79,5 +92,5 @@ def settings() -> Settings:
         urgent_number=env("URGENT_NUMBER", "111"),
         retention_days=int(env("RETENTION_DAYS", "365")),
         retention_purge_at=parse_time(env("RETENTION_PURGE_AT", "03:30"), "RETENTION_PURGE_AT"),
-        max_message_chars=int(env("MAX_MESSAGE_CHARS", "1000")),
+        max_message_chars=_message_limit(env("MAX_MESSAGE_CHARS", "1000")),
     )

@@ -196,9 +196,14 @@ def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
     as a question about results (`unclear_means_unsure=False`).
     """
     updates: Slots = {}
+    # Signs of sepsis count while a fever is not ruled out; once they have counted (999),
+    # a later "no fever" must not take the emergency back.
+    sepsis_counted = "fever.very_unwell" in findings(slots)
 
     def put(slot: str, value: Any) -> None:
         current = updates.get(slot, slots.get(slot))
+        if sepsis_counted and slot == "fever" and value == "none":
+            return
         if _worse(slot, current, value):
             updates[slot] = value
 
@@ -300,8 +305,16 @@ def _answer_pending(ex: Extraction, requested: str, slots: Slots, updates: Slots
         updates["reask"] = None
 
 
-def _put_max(updates: Slots, slots: Slots, slot: str, value: float) -> None:  # noqa: D103
+def _reads_high(slot: str, value: float) -> bool:
+    return value >= FEVER_THRESHOLD_C if slot == "temperature" else value > SORENESS_DAYS
+
+
+def _put_max(updates: Slots, slots: Slots, slot: str, value: float) -> None:
+    """A reading counts at its highest. An unknown one counts as high (a fever, more than
+    a week), so a later number replaces it only when it reads as high too."""
     current = updates.get(slot, slots.get(slot))
+    if current in (UNKNOWN_TEMPERATURE, UNKNOWN_DAYS) and not _reads_high(slot, value):
+        return
     if not isinstance(current, (int, float)) or value > current:
         updates[slot] = value
 

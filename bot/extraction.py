@@ -25,6 +25,8 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
 from bot.channels.text import clean_message
+# A message longer than MAX_ANALYSED_CHARS is cut before analysis (channels accept less).
+from bot.config import MAX_ANALYSED_CHARS
 from bot.language import rules
 from bot.language.patterns import (as_phrases, compile_phrase, gap_tokens, merge_patterns,
                                    pattern_words, spell_out)
@@ -34,10 +36,6 @@ PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
 RED_FLAG_LABELS = frozenset(
     {"BREATHING", "CHEST_PAIN", "COLLAPSE", "UNCONSCIOUS", "SEIZURE", "FLOPPY", "BLEED_HEAVY"}
 )
-# A message longer than this is cut before analysis: nobody describes a symptom
-# in more, and it bounds the work a pasted essay can cause. The full text is
-# still stored by Rasa.
-MAX_ANALYSED_CHARS = 2000
 # Words before an answer cue that can negate it ("isn't helping", "I can't say I
 # don't"), and that can make it uncertain ("not sure if it's spreading").
 CUE_NEGATION_REACH, CUE_UNCERTAINTY_REACH = 5, 6
@@ -164,10 +162,22 @@ def _number_phrase(phrase: str) -> str:
     return f"{whole}.{decimals}" if decimals else str(whole)
 
 
+# An HTML tag ("<b>", "</p>", "<img src=x onerror=...>", "<font color=red>") is not
+# symptom text, but the words between a "<" and a ">" that make no tag are: "<3 he's
+# having a fit >.<", "<i can't breathe>". So only a known element name, bare or with
+# attributes (name=value).
+_HTML_ELEMENTS = (
+    "a abbr audio b big blink blockquote body br button center code del div em embed font "
+    "form h1 h2 h3 h4 h5 h6 head hr html i iframe img input ins label li link marquee meta "
+    "object ol option p pre s script select small source span strike strong style sub sup "
+    "svg table tbody td textarea th thead title tr tt u ul video").split()
+_HTML_TAG = re.compile(rf"</?(?:{'|'.join(_HTML_ELEMENTS)})(?:\s*/?|\s[^<>]{{0,200}}=[^<>]{{0,200}})>")
+
+
 def normalise(text: str) -> str:
     """Lower-case, fix typos and SMS-speak, and split a leading yes/no off its clause."""
     text = clean_message(text[:MAX_ANALYSED_CHARS]).translate(_APOSTROPHES).lower()
-    text = re.sub(r"<[^>]{0,200}>", " ", text)  # markup is not symptom text
+    text = _HTML_TAG.sub(" ", text)  # markup is not symptom text
     text = re.sub(r"(\d)\s*(?:°|º|deg(?:rees?)?\b)\s*", r"\1 degrees ", text)
     text = _WORD.sub(lambda m: _spell(m.group(0)), text)
     # Voice-to-text homophones next to numbers: "thirty ate point seven", "too days".

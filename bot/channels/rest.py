@@ -171,14 +171,15 @@ class SafeRestInput(RestInput):
             if not SENDER_PATTERN.fullmatch(body["sender"]):
                 return response.json(
                     {"error": "'sender' must be 8 to 64 letters, digits, '-' or '_'."}, status=400)
-            sender_id, text = body["sender"], clean_message(body.get("message") or "")
+            raw = body.get("message") or ""
+            sender_id, text = body["sender"], clean_message(raw)
             collector = CollectingOutputChannel()
             failed = False
             message_id = message_id_of(body)
             message = UserMessage(text, collector, sender_id, input_channel=self.name(),
                                   metadata=client_metadata(body), message_id=message_id)
             limit = settings().max_message_chars
-            if len(text) > limit:
+            if len(raw) > limit:  # as sent: NFC can lengthen a text the client kept in bounds
                 reply = too_long_line(limit)
                 await store_unprocessed(request.app.ctx.agent, message, reply, "too_long")
                 return response.json([{"recipient_id": sender_id, "text": reply,
