@@ -29,6 +29,16 @@ def parse_time(value: str, name: str = "time") -> time:
     return time(int(match[1]), int(match[2]))
 
 
+def parse_flag(value: str, name: str) -> bool:
+    """"true"/"yes"/"1"/"on" or "false"/"no"/"0"/"off"; anything else is an error naming the setting."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}: {value!r} is not true or false")
+
+
 def _days(value: str) -> frozenset[int]:
     """"mon-fri" or "mon,tue,thu" -> weekday numbers (Monday is 0)."""
     days: set[int] = set()

@@ -1,6 +1,9 @@
 """A small client for the bot's REST channel and Rasa's HTTP API (tests, vignettes, bench)."""
 from __future__ import annotations
 
+import socket
+from urllib.parse import urlsplit
+
 import requests
 
 
@@ -28,3 +31,18 @@ class BotClient:
 
 def texts(messages: list[dict]) -> str:
     return "\n".join(m.get("text", "") for m in messages)
+
+
+def raw_head(url: str, request: bytes) -> bytes:
+    """The status line and headers of the answer to bytes sent as they are (for requests no
+    HTTP client would send)."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    return received.split(b"\r\n\r\n")[0]

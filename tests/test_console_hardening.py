@@ -9,7 +9,6 @@ import csv
 import io
 import random
 import re
-import socket
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +24,7 @@ from bot.console import export
 from bot.console.models import LoginAttempt, QueueEntry, Review, Staff
 from bot.console.queue import QueueRow
 from bot.storage.db import session
+from tests.client import raw_head
 from tests.console_seed import (PASSWORD, csrf_of, login, make_staff, save_messages,
                                 save_outcome, unique)
 
@@ -362,19 +362,6 @@ def test_a_nul_in_a_query_or_conversation_id_is_no_error(admin_on):
 
 
 # --- Server header ----------------------------------------------------------------------
-def raw_request(url: str, data: bytes) -> bytes:
-    parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(data)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            received += chunk
-    return received.split(b"\r\n\r\n")[0]
-
-
 def server_headers(head: bytes) -> list[str]:
     return [line.split(b":", 1)[1].decode().strip() for line in head.split(b"\r\n")[1:]
             if line.lower().startswith(b"server:")]
@@ -393,6 +380,6 @@ def test_console_names_no_software_version(live_console):
         assert "Server" not in response.headers, response.headers["Server"]
     for bad in (b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", b"NONSENSE\r\n\r\n",
                 b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
-        head = raw_request(base, bad)
+        head = raw_head(base, bad)
         assert head.startswith(b"HTTP/1.") and b" 400 " in head.split(b"\r\n")[0]
         assert_no_version(server_headers(head))

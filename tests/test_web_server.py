@@ -20,6 +20,7 @@ from bot.stack import free_port
 from bot.web.app import make_app
 from bot.web.chat import MAX_MESSAGE_CHARS
 from bot.web.settings import WebSettings, parse_origins
+from tests.client import raw_head
 
 HOSPITAL = "https://www.hospital.example"
 QUESTION = [{"recipient_id": "abcdef123456", "text": "Is there any bleeding?",
@@ -344,23 +345,6 @@ def test_settings_default_to_a_local_server(monkeypatch):
 
 
 # --- no software version in the Server header ------------------------------------
-
-def raw_head(url: str, request: bytes) -> bytes:
-    """The status line and headers of the answer to bytes sent as they are."""
-    import socket
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(request)
-        received = b""
-        while b"\r\n\r\n" not in received:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            received += chunk
-    return received.split(b"\r\n\r\n")[0]
-
 
 def web_chat_app():
     cfg = WebSettings(host="127.0.0.1", port=0, rasa_url="http://127.0.0.1:9", rasa_timeout=1,

@@ -10,9 +10,8 @@ from datetime import time, timedelta
 from typing import Optional
 from urllib.parse import urlencode
 
-from bot.config import Settings, env, parse_time, settings
+from bot.config import Settings, env, parse_flag, parse_time, settings
 from bot.policy import Level
-from bot.sms.settings import parse_flag
 
 WEBHOOK_FORMATS = ("plain", "teams", "slack")
 OFF = "off"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import Settings, env, settings
+from bot.config import Settings, env, parse_flag, parse_time, settings
 
 DEFAULT_FOLLOWUPS = "0@18:00,1@10:00,3@10:00,7@10:00"
 TWILIO_API = "https://api.twilio.com"
@@ -30,13 +30,6 @@ class FollowUpSpec:
 
 
 
-def _time(value: str, name: str) -> time:
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise ValueError(f"{name}: {value!r} is not a time like 21:00")
-    return time(int(match[1]), int(match[2]))
-
-
 def parse_followups(value: str) -> tuple[FollowUpSpec, ...]:
     """"0@18:00,1@10:00" -> follow-ups on day 0 at 18:00 and day 1 at 10:00, sorted."""
     specs = []
@@ -47,20 +40,11 @@ def parse_followups(value: str) -> tuple[FollowUpSpec, ...]:
         match = re.fullmatch(r"(\d{1,3})@(.+)", item)
         if not match:
             raise ValueError(f"SMS_FOLLOWUPS: {item!r} is not DAY@HH:MM (e.g. 1@10:00)")
-        specs.append(FollowUpSpec(int(match[1]), _time(match[2], "SMS_FOLLOWUPS")))
+        specs.append(FollowUpSpec(int(match[1]), parse_time(match[2], "SMS_FOLLOWUPS")))
     specs.sort(key=lambda s: (s.day, s.at))
     if len({(s.day, s.at) for s in specs}) != len(specs):
         raise ValueError("SMS_FOLLOWUPS lists the same time twice")
     return tuple(specs)
-
-
-def parse_flag(value: str, name: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{name}: {value!r} is not true or false")
 
 
 def parse_quiet_hours(value: str) -> tuple[time, time]:
@@ -68,7 +52,7 @@ def parse_quiet_hours(value: str) -> tuple[time, time]:
     parts = value.replace("–", "-").split("-")
     if len(parts) != 2:
         raise ValueError(f"SMS_QUIET_HOURS: {value!r} is not like 21:00-08:00")
-    start, end = (_time(p, "SMS_QUIET_HOURS") for p in parts)
+    start, end = (parse_time(p, "SMS_QUIET_HOURS") for p in parts)
     if start == end:
         raise ValueError("SMS_QUIET_HOURS: start and end are the same")
     return start, end
