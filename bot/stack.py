@@ -207,6 +207,23 @@ def print_sms(stack: Stack, url: str) -> None:
 # --- end of SMS follow-up block ----------------------------------------------------------
 
 
+def print_alerts() -> None:
+    """Care-team alerts run in the SMS worker's passes: say what they will do."""
+    from bot.alerts.settings import alert_settings
+    from bot.alerts.status import settings_lines
+
+    try:
+        cfg = alert_settings()
+        lines = settings_lines(cfg)
+        if cfg.smtp is None and not cfg.webhook_configured:
+            lines.append("no alert reaches anyone yet: set ALERT_SMTP_HOST, ALERT_EMAIL_FROM "
+                         "and ALERT_EMAIL_TO, or ALERT_WEBHOOK_URL, in .env")
+    except ValueError as error:
+        lines = [f"OFF: {error}"]
+    print("  Care-team alerts (sent by the SMS worker; python -m bot.alerts status):\n"
+          + "\n".join(f"    {line}" for line in lines) + "\n", flush=True)
+
+
 def serve(stack: Stack, starting: str, banner: Callable[[], str]) -> None:
     """What `make run` and `make run-scaled` do: start `stack`, the staff console and the SMS
     worker, print the banner, and stop everything on Ctrl-C or as soon as any server stops."""
@@ -239,6 +256,7 @@ def serve(stack: Stack, starting: str, banner: Callable[[], str]) -> None:
     print(banner(), flush=True)
     print_console(console_url)
     print_sms(stack, sms_url)
+    print_alerts()
     while True:
         for name, process in list(stack.processes.items()):
             if process.poll() is not None:

@@ -259,9 +259,11 @@ def test_transcript_shows_what_the_patient_saw(own_db, monkeypatch):
     assert view.level.slug == "urgent" and not view.current_policy
     assert view.findings[0].advice_id == "redness_spreading" and view.findings[1].level is None
     assert view.advice[0].sources[0].name.startswith("standard safety advice")
+    from bot.console.alerts_view import ConversationAlerts
     from bot.console.app import TEMPLATES
     html = TEMPLATES.get_template("transcript.html").render(
-        t=t, staff=None, csrf="x", path="/", notice=None, error="", note="", outcome="")
+        t=t, alerts=ConversationAlerts(), staff=None, csrf="x", path="/", notice=None,
+        error="", note="", outcome="")
     assert "&lt;b&gt;hi&lt;/b&gt;" in html and "<b>hi</b>" not in html
 
 

@@ -21,33 +21,16 @@ from bot.alerts import digest, outbox, staff
 from bot.alerts.facts import level_label, local_time
 from bot.alerts.job import run_once
 from bot.alerts.models import Alert, Bundle, Delivery, QuietPatient
-from bot.alerts.routing import is_open, next_opening
-from bot.alerts.settings import AlertSettings, alert_settings
+from bot.alerts.settings import alert_settings
+from bot.alerts.status import settings_lines
+from bot.console import audit
 from bot.sms.models import utcnow
 from bot.storage.db import session
 
 
-def _settings_lines(cfg: AlertSettings) -> list[str]:
-    now = utcnow()
-    email = (f"{cfg.smtp.host}:{cfg.smtp.port} "
-             f"({'TLS' if cfg.smtp.ssl else 'STARTTLS' if cfg.smtp.starttls else 'no TLS'}"
-             f"{', login' if cfg.smtp.username else ''}) to {', '.join(cfg.email_to) or '-'}; "
-             f"on call {', '.join(cfg.email_on_call) or '-'}" if cfg.smtp else "off")
-    hook = (f"{cfg.webhook_format}, department {'set' if cfg.webhook_url else '-'}, "
-            f"on call {'set' if cfg.webhook_on_call_url else '-'}")
-    opening = next_opening(now, cfg.core)
-    hours = ("open now" if is_open(now, cfg.core) else
-             f"closed, opens {local_time(opening, cfg)}" if opening else "never open")
-    return [f"thresholds: SMS {cfg.sms_threshold.slug if cfg.sms_threshold else 'off'}, "
-            f"web {cfg.web_threshold.slug if cfg.web_threshold else 'off'}",
-            f"email: {email}", f"webhook: {hook if cfg.webhook_configured else 'off'}",
-            f"department: {hours} ({cfg.core.opening_hours_text})",
-            f"digest: {', '.join(cfg.digest_to) or 'off'} at {cfg.digest_at:%H:%M}"]
-
-
 def cmd_status(_args) -> int:
     cfg = alert_settings()
-    for line in _settings_lines(cfg):
+    for line in settings_lines(cfg):
         print(line)
     if cfg.lease_too_short:
         print("warning: ALERT_LEASE_SECONDS should be more than 8 times the longest of "
@@ -103,6 +86,11 @@ def cmd_ack(args) -> int:
     try:
         with session() as s, s.begin():
             done = staff.acknowledge(s, args.id, by=args.by, now=utcnow(), via="cli")
+            if done.newly:  # in the console's audit trail too, under the name given
+                audit.record(s, "alert_ack", username=done.alert.acknowledged_by,
+                             target=done.alert.conversation_id,
+                             detail={"alert_id": done.alert.id, "level": done.alert.level,
+                                     "via": "cli"})
     except (LookupError, ValueError) as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 1

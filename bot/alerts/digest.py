@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.alerts import outbox, png
+from bot.alerts import outbox, png, staff
 from bot.alerts.db import aware
 from bot.alerts.facts import channel_label, level_label, local_time
 from bot.alerts.models import INCOMPLETE, NO_REPLY, Alert, Bundle, Delivery, QuietPatient
@@ -28,7 +28,6 @@ from bot.alerts.settings import AlertSettings
 from bot.alerts.triggers import severity
 from bot.console import chart as console_chart
 from bot.console import queue as console_queue
-from bot.questions import MAIN_QUESTIONS, QUESTIONS
 from bot.sms.models import Discharge, OutboundSms
 from bot.storage.db import session
 from bot.storage.models import TriageOutcome
@@ -87,7 +86,7 @@ def _advice(s, start: datetime, end: datetime) -> dict[str, int]:
 
 
 def _open_alerts(s, cfg: AlertSettings) -> Section:
-    where = Alert.acknowledged_at.is_(None)
+    where = staff.OPEN_ALERT
     total = s.scalar(select(func.count()).select_from(Alert).where(where)) or 0
     alerts = sorted(s.scalars(select(Alert).where(where).order_by(Alert.raised_at).limit(LISTED)),
                     key=lambda a: (-severity(a.level), a.raised_at))  # the oldest, worst first
@@ -99,22 +98,15 @@ def _open_alerts(s, cfg: AlertSettings) -> Section:
 
 
 def _quiet(s, cfg: AlertSettings, kind: str) -> Section:
-    where = (QuietPatient.kind == kind, QuietPatient.resolved_at.is_(None))
+    where = staff.open_quiet(kind)
     total = s.scalar(select(func.count()).select_from(QuietPatient).where(*where)) or 0
     marks = list(s.scalars(select(QuietPatient).where(*where).order_by(QuietPatient.since)
                            .limit(LISTED)))
-    items = []
-    for m in marks:
-        if kind == NO_REPLY:
-            n = int((m.details or {}).get("unanswered", 1))
-            text = f"{n} follow-up text{'s' if n != 1 else ''} unanswered"
-        else:
-            answered = [QUESTIONS[q].asks_about for q in MAIN_QUESTIONS
-                        if q in ((m.details or {}).get("answered") or {})]
-            text = (f"{channel_label(m.channel_group)}: {len(answered)} of {len(MAIN_QUESTIONS)} "
-                    f"main questions answered" + (f" ({'; '.join(answered)})" if answered else ""))
-        items.append(Item(local_time(m.since, cfg), text + _patient(s, cfg, m.discharge_id),
-                          cfg.transcript_url(m.conversation_id)))
+    items = [Item(local_time(m.since, cfg),
+                  (staff.describe_quiet(m) if kind == NO_REPLY else
+                   f"{channel_label(m.channel_group)}: {staff.describe_quiet(m)}")
+                  + _patient(s, cfg, m.discharge_id), cfg.transcript_url(m.conversation_id))
+             for m in marks]
     title = ("No reply: call the patient" if kind == NO_REPLY
              else "Incomplete conversations (questions left unanswered)")
     return Section(title, total, items)
@@ -122,8 +114,7 @@ def _quiet(s, cfg: AlertSettings, kind: str) -> Section:
 
 def _failed_texts(s, cfg: AlertSettings, start: datetime) -> Section:
     o = OutboundSms
-    where = or_(o.status.in_(("failed", "expired")) & (o.created_at >= start),
-                o.delivery_status.in_(("failed", "undelivered")) & (o.delivery_at >= start))
+    where = staff.failed_texts(start)
     total = s.scalar(select(func.count()).select_from(o).where(where)) or 0
     rows = s.execute(select(o.created_at, o.kind, o.status, o.delivery_status,
                             Discharge.conversation_id, Discharge.id)
@@ -140,7 +131,7 @@ def _failed_texts(s, cfg: AlertSettings, start: datetime) -> Section:
 
 def _failed_alerts(s, start: datetime) -> Section:
     total = s.scalar(select(func.count()).select_from(Delivery)
-                     .where(Delivery.status == "failed", Delivery.created_at >= start)) or 0
+                     .where(staff.failed_alert_messages(start))) or 0
     return Section("Alert messages that could not be delivered", total,
                    empty="None." if not total else "See python -m bot.alerts status.")
 

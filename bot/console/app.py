@@ -26,8 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import settings
-from bot.console import audit, auth, chart, export, forms, queue, safe_text, transcript
+from bot.alerts import staff as alert_staff
+from bot.console import (alerts_view, audit, auth, chart, export, forms, queue, safe_text,
+                         transcript)
 from bot.console.auth import aware
+from bot.alerts.models import QuietPatient
 from bot.console.models import REVIEW_OUTCOMES, ROLES, Staff
 from bot.console.settings import ConsoleSettings, console_settings
 from bot.policy import POLICY_VERSION
@@ -48,6 +51,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 NOTICES = {  # ?done=... after a POST; fixed texts, never echoed input
     "reviewed": "Review saved. The conversation itself is unchanged.",
+    "acknowledged": "Alert acknowledged: its unsent messages are cancelled.",
+    "already_acknowledged": "A colleague had acknowledged this alert already.",
+    "dealt_with": "Marked as dealt with: the patient has left the list.",
+    "already_dealt_with": "This patient had left the list already (a reply or a colleague).",
     "created": "Account created.",
     "updated": "Account updated.",
     "password": "Password changed. Other sessions of this account were logged out.",
@@ -326,8 +333,9 @@ async def sync_queue(request: web.Request) -> None:
 
 async def overview_page(request: web.Request) -> web.Response:
     await sync_queue(request)
-    data = await db(request, queue.overview)
+    data, attention = await db(request, lambda s: (queue.overview(s), alerts_view.figures(s)))
     return render(request, "overview.html", overview=data, chart=chart.build(data),
+                  attention=attention,
                   stack=list(reversed(chart.STACK)), labels=chart.LABELS)
 
 
@@ -338,11 +346,12 @@ async def queue_page(request: web.Request) -> web.Response:
     await sync_queue(request)
 
     def work(s):
-        return queue.page(s, filters, after, size), queue.count(s, filters), queue.waiting(s)
-    result, total, waiting = await db(request, work)
+        return (queue.page(s, filters, after, size), queue.count(s, filters), queue.waiting(s),
+                alerts_view.figures(s))
+    result, total, waiting, attention = await db(request, work)
     base = filters.as_query()
     return render(request, "queue.html", filters=filters, page=result, total=total,
-                  waiting=waiting, first_page=bool(after),
+                  waiting=waiting, attention=attention, first_page=bool(after),
                   next_url=("/queue?" + urlencode(base + [("after", result.next_cursor)]))
                   if result.next_cursor else "",
                   first_url="/queue?" + urlencode(base),
@@ -378,11 +387,13 @@ async def transcript_page(request: web.Request) -> web.Response:
         if found is not None:
             audit.record(s, "view_transcript", staff=s.get(Staff, staff.id),
                          target=conversation_id, ip=ip)
-        return found
-    found = await db_adding_row(request, work)
+            return found, alerts_view.for_conversation(s, conversation_id)
+        return None, None
+    found, alerts = await db_adding_row(request, work)
     if found is None:
         return error_page(request, 404, "There is no conversation with this id.")
-    return render(request, "transcript.html", t=found, error="", note="", outcome="")
+    return render(request, "transcript.html", t=found, alerts=alerts, error="", note="",
+                  outcome="")
 
 
 async def review(request: web.Request) -> web.StreamResponse:
@@ -403,12 +414,68 @@ async def review(request: web.Request) -> web.StreamResponse:
     except LookupError:
         return error_page(request, 404, "There is no conversation with this id.")
     except ValueError as problem:
-        found = await db_adding_row(request, transcript.load, conversation_id)
+        def reload(s):
+            found = transcript.load(s, conversation_id)
+            return found, found and alerts_view.for_conversation(s, conversation_id)
+        found, alerts = await db_adding_row(request, reload)
         if found is None:
             return error_page(request, 404, "There is no conversation with this id.")
-        return render(request, "transcript.html", status=400, t=found, error=str(problem),
-                      note=note, outcome=outcome)
+        return render(request, "transcript.html", status=400, t=found, alerts=alerts,
+                      error=str(problem), note=note, outcome=outcome)
     return redirect("/conversation?" + urlencode({"id": conversation_id, "done": "reviewed"}))
+
+
+# --- care-team alerts ----------------------------------------------------------------
+async def alerts_page(request: web.Request) -> web.Response:
+    data = await db(request, alerts_view.alerts_page)
+    return render(request, "alerts.html", a=data)
+
+
+def _back_to(form, conversation_id: str, done: str) -> web.Response:
+    """Back where the button was: the transcript, or the alerts page."""
+    if forms.field(form, "back", required=False) == "conversation" and conversation_id:
+        return redirect("/conversation?" + urlencode({"id": conversation_id, "done": done}))
+    return redirect("/alerts?" + urlencode({"done": done}))
+
+
+async def acknowledge_alert(request: web.Request) -> web.StreamResponse:
+    form = request["form"]
+    alert_id = forms.row_id(form, "alert_id")
+    staff, ip = request["staff"], client_ip(request)
+
+    def work(s):
+        me = s.get(Staff, staff.id)
+        done = alert_staff.acknowledge(s, alert_id, by=me.username, now=auth.now_utc(),
+                                       via="console")
+        if done.newly:
+            audit.record(s, "alert_ack", staff=me, target=done.alert.conversation_id, ip=ip,
+                         detail={"alert_id": alert_id, "level": done.alert.level})
+        return done.alert.conversation_id, done.newly
+    try:
+        conversation_id, newly = await db(request, work)
+    except LookupError:
+        return error_page(request, 404, "There is no such alert.")
+    return _back_to(form, conversation_id, "acknowledged" if newly else "already_acknowledged")
+
+
+async def resolve_quiet(request: web.Request) -> web.StreamResponse:
+    form = request["form"]
+    mark_id = forms.row_id(form, "mark_id")
+    staff, ip = request["staff"], client_ip(request)
+
+    def work(s):
+        me = s.get(Staff, staff.id)
+        mark = alert_staff.resolve_quiet(s, mark_id, now=auth.now_utc())
+        if mark is None:
+            return s.get(QuietPatient, mark_id).conversation_id, False
+        audit.record(s, "quiet_resolved", staff=me, target=mark.conversation_id, ip=ip,
+                     detail={"mark_id": mark_id, "kind": mark.kind})
+        return mark.conversation_id, True
+    try:
+        conversation_id, newly = await db(request, work)
+    except LookupError:
+        return error_page(request, 404, "There is no such patient on the list.")
+    return _back_to(form, conversation_id, "dealt_with" if newly else "already_dealt_with")
 
 
 # --- own account ---------------------------------------------------------------------
@@ -585,6 +652,9 @@ def make_app(cfg: Optional[ConsoleSettings] = None, database_url: str = "") -> w
     r.add_post("/export", export_csv)
     r.add_get("/conversation", transcript_page)
     r.add_post("/conversation/review", review)
+    r.add_get("/alerts", alerts_page)
+    r.add_post("/alerts/acknowledge", acknowledge_alert)
+    r.add_post("/alerts/dealt-with", resolve_quiet)
     r.add_get("/account", account_page)
     r.add_post("/account/password", change_password)
     r.add_get("/admin/accounts", accounts_page)

@@ -18,6 +18,8 @@ ACTIONS = {
     "logout": "Logged out",
     "view_transcript": "Viewed a transcript",
     "review": "Reviewed a conversation",
+    "alert_ack": "Acknowledged a care-team alert",
+    "quiet_resolved": "Marked a quiet patient as dealt with",
     "export": "Exported CSV",
     "account_create": "Created an account",
     "account_update": "Changed an account",

@@ -57,3 +57,11 @@ def verbatim(form: MultiDictProxy, name: str) -> str:
     """A field that may hold any character: a password (it is only ever hashed), an id
     that is looked up as it is."""
     return _present(form, name, required=True)
+
+
+def row_id(form: MultiDictProxy, name: str) -> int:
+    """A database id from a hidden field (digits only)."""
+    value = _present(form, name, required=True)
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise BadForm(f"'{name}' is not an id. {RELOAD}")
+    return int(value)

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from bot.alerts import staff as alert_staff
 from bot.config import settings
 from bot.console.auth import aware
 from bot.console.events import EVENTS, event_data, events_exist, mapping, text_of
@@ -224,6 +225,7 @@ class QueueRow:
     phone: str = ""             # an SMS conversation's discharge: whom to call
     procedure: str = ""
     not_delivered: bool = False  # a text of ours did not reach the patient
+    marks: set[str] = field(default_factory=set)  # open: "alert", "no_reply", "incomplete"
 
     @property
     def level(self) -> LevelInfo:
@@ -326,10 +328,11 @@ def _rows(s: Session, entries: Sequence[QueueEntry]) -> list[QueueRow]:
             reviews[review.id] = (review, username)
     facts = sms.row_facts(s, [e.conversation_id for e in entries if e.channel_group == "sms"])
     region = sms.default_region() if facts else ""
+    marks = alert_staff.open_marks_by_conversation(s, [e.conversation_id for e in entries])
     rows = []
     for entry in entries:
         review, who = reviews.get(entry.last_review_id, (None, ""))
-        row = QueueRow(entry, review, who)
+        row = QueueRow(entry, review, who, marks=marks.get(entry.conversation_id, set()))
         sms_facts = facts.get(entry.conversation_id)
         if sms_facts is not None:
             row.phone = sms.phone_for_display(sms_facts.phone, region=region)
