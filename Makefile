@@ -2,18 +2,20 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
+TOOLS := .venv-tools
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 ENV := source scripts/env.sh &&
 MODEL := models/triage.tar.gz
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py
 
-.PHONY: help run run-scaled test install train migrate validate rasa-test nlu-eval nlu-report safety-report bench lock clean browser services
+.PHONY: help run run-scaled test lint install train migrate validate rasa-test nlu-eval nlu-report safety-report bench lock clean browser services
 
 help:
 	@echo "make run    - install, train if needed, migrate, start the bot on localhost"
 	@echo "make run-scaled - the same on PostgreSQL + Redis + 2 Rasa replicas behind nginx"
-	@echo "make test   - everything: unit tests, Rasa checks, live end-to-end and vignettes"
+	@echo "make test   - everything: lint and types, unit tests, Rasa checks, live end-to-end and vignettes"
+	@echo "make lint   - ruff and mypy only"
 	@echo "make bench  - benchmarks (results in results/bench.json)"
 
 # --- set-up -------------------------------------------------------------------
@@ -24,6 +26,14 @@ $(VENV)/.installed: requirements.lock
 	touch $@
 
 install: $(VENV)/.installed
+
+# ruff and mypy in a venv of their own: mypy needs a newer typing_extensions than Rasa's
+# TensorFlow pin allows. mypy reads the project's packages from $(VENV).
+$(TOOLS)/.installed: requirements-tools.lock
+	@test -x $(TOOLS)/bin/python || "$$(scripts/find-python310.sh)" -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade "pip<25"
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.lock
+	touch $@
 
 lock: install   ## re-pin after editing requirements.in
 	$(PY) -m pip install --quiet -r requirements.in
@@ -47,9 +57,14 @@ run-scaled: install train services
 	$(ENV) $(PY) -m bot.scaled
 
 # --- tests --------------------------------------------------------------------
-test: install train browser services
+test: lint install train browser services
 	$(ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory validate rasa-test nlu-eval
+
+# Lint and types (settings in pyproject.toml).
+lint: install $(TOOLS)/.installed
+	$(TOOLS)/bin/ruff check .
+	$(TOOLS)/bin/mypy --python-executable $(PY)
 
 # Browser tests drive Debian's chromium: Playwright never downloads a browser.
 browser:
@@ -79,13 +94,13 @@ nlu-report: nlu-eval
 	cp results/nlu/intent_confusion_matrix.png docs/nlu-intent-confusion-matrix.png
 
 safety-report: install   ## docs/safety/traceability.md from the policy table, vignettes and tests
-	$(ENV) $(PY) -m tests.safety_report
+	$(ENV) $(PY) -m tools.safety_report
 
 bench: install train services
-	$(ENV) $(PY) -m tests.bench
-	$(ENV) $(PY) -m tests.bench_scale
-	$(ENV) $(PY) -m tests.bench_console
-	$(ENV) $(PY) -m tests.bench_sms
+	$(ENV) $(PY) -m tools.bench
+	$(ENV) $(PY) -m tools.bench_scale
+	$(ENV) $(PY) -m tools.bench_console
+	$(ENV) $(PY) -m tools.bench_sms
 
 clean:
 	rm -rf models results var/log test-output

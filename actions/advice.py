@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
@@ -25,13 +25,13 @@ logger = logging.getLogger(__name__)
 class ActionTriageAdvice(Action):
     """Runs when the form ends, or straight away on a red flag outside the form."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_triage_advice"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         slots = slots_of(tracker)
-        updates: Dict[str, Any] = {}
+        updates: dict[str, Any] = {}
         red_flag_turn = latest_intent(tracker) == "red_flag"
         if red_flag_turn:
             # Outside the form nobody has read this message yet (inside it,
@@ -57,7 +57,7 @@ class ActionTriageAdvice(Action):
                 SlotSet("triage_level", None), FollowupAction("triage_form")]
         advice = render(assessment, settings(), datetime.now(timezone.utc),
                         unclear=slots.get("unsure_slots") or ())
-        events: List[EventType] = [SlotSet(k, v) for k, v in updates.items()]
+        events: list[EventType] = [SlotSet(k, v) for k, v in updates.items()]
         events += [SlotSet("triage_level", assessment.level.slug), SlotSet("requested_slot", None),
                    SlotSet("advised_findings", assessment.findings), ActiveLoop(None)]
         if slots.get("advised_findings") == assessment.findings:

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.tracker_state import (OFF_TOPIC_INTENTS, latest_intent, latest_text, replies_to,
-                                   slots_of)
+from actions.tracker_state import OFF_TOPIC_INTENTS, latest_intent, latest_text, replies_to, slots_of
 from bot.dialogue import interpret, next_question, said_something
 from bot.extraction import extract, red_flags_in
 from bot.failures import describe
@@ -18,11 +17,10 @@ from bot.language.detect import NOT_ENGLISH_INTENT
 from bot.policy import FAILSAFE_LINE
 from bot.questions import QUESTIONS, wording
 
-
 logger = logging.getLogger(__name__)
 
 
-def failsafe_events(text: str, slots: Dict[str, Any]) -> List[EventType]:
+def failsafe_events(text: str, slots: dict[str, Any]) -> list[EventType]:
     """After a failed reading: end the questions on a red flag, else keep the form
     where it was. The SlotSet of a non-question slot keeps Rasa's form running (a
     validation with no slot set rejects the form)."""
@@ -33,7 +31,7 @@ def failsafe_events(text: str, slots: Dict[str, Any]) -> List[EventType]:
         flags = set()
     if not flags:
         return [SlotSet("reask", slots.get("reask"))]
-    events: List[EventType] = []
+    events: list[EventType] = []
     if "BLEED_HEAVY" in flags:
         events.append(SlotSet("bleeding", "heavy"))
     others = sorted(flags - {"BLEED_HEAVY"})
@@ -50,11 +48,11 @@ class ValidateTriageForm(FormValidationAction):
     at any form position gives the 999 advice on the same turn.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_triage_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         try:
             return self._validate(tracker)
         except Exception as error:
@@ -65,7 +63,7 @@ class ValidateTriageForm(FormValidationAction):
             dispatcher.utter_message(text=FAILSAFE_LINE, json_message={"failsafe": True})
             return failsafe_events(latest_text(tracker), slots_of(tracker))
 
-    def _validate(self, tracker: Tracker) -> List[EventType]:
+    def _validate(self, tracker: Tracker) -> list[EventType]:
         if latest_intent(tracker) == NOT_ENGLISH_INTENT:
             # Another language is never read as an answer (a Spanish "no" is not this
             # question's no): no slot filled rejects the form, and a rule gives the
@@ -94,11 +92,11 @@ class AskQuestion(Action, ABC):
     def slot(self) -> str:
         """The form slot this action asks for."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return f"action_ask_{self.slot}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
+                  domain: dict[str, Any]) -> list[EventType]:
         text, buttons = wording(
             self.slot,
             child=bool(tracker.get_slot("patient_is_child")),

@@ -10,9 +10,10 @@ patient). It is cut to fit three SMS segments, so it is read and costs little.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Optional
+from typing import Optional
 
 from bot.config import Settings, env
 from bot.policy import RULES, SOURCES, Level
@@ -258,7 +259,7 @@ def _unclear_line(topics: list[str], shown: Optional[int]) -> Optional[str]:
 def _sms_text(assessment: Assessment, cfg: Settings, now: datetime, unclear: list[str],
               detail: Detail) -> str:
     level = assessment.level
-    lines = [_sms_action_line(level, cfg, now)]
+    lines: list[Optional[str]] = [_sms_action_line(level, cfg, now)]  # None: left out
     if level == Level.SELF_CARE:
         lines.append(_sms_self_care(cfg, now))
         sources = [IR_LEAFLET, *GET_BACK_IN_TOUCH_SOURCES]

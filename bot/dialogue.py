@@ -16,8 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from bot.extraction import (ABSENT, PRESENT, UNSURE, Extraction, fahrenheit_to_celsius,
-                            strong_yes)
+from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction, fahrenheit_to_celsius, strong_yes
 from bot.language import rules
 from bot.policy import Level
 from bot.questions import FOLLOW_UPS, MAIN_QUESTIONS, QUESTIONS
@@ -291,10 +290,12 @@ def _answer_pending(ex: Extraction, requested: str, slots: Slots, updates: Slots
     # is about what they said; a worrying phrase for the question still counts.
     said_worry = bool(ex.cue_kinds(requested) & {"concern", "negated_reassure"})
     if reading == "concern" and (said_worry or not answered):
+        assert question.concern is not None  # only number questions lack cues; no such reading
         put(requested, question.concern.value)
     elif answered or reading in (None, "concern"):
         return
     elif reading == "reassure":
+        assert question.reassure is not None  # as above
         put(requested, question.reassure.value)
     elif slots.get("reask") != requested:
         updates["reask"] = requested

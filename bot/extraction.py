@@ -15,8 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
-from typing import Optional
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import spacy
 from negspacy.negation import Negex
@@ -25,12 +25,22 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
 from bot.channels.text import clean_message
+
 # A message longer than MAX_ANALYSED_CHARS is cut before analysis (channels accept less).
 from bot.config import MAX_ANALYSED_CHARS
 from bot.language import rules
-from bot.language.patterns import (as_phrases, compile_phrase, gap_tokens, merge_patterns,
-                                   pattern_words, spell_out)
+from bot.language.patterns import (
+    as_phrases,
+    compile_phrase,
+    gap_tokens,
+    merge_patterns,
+    pattern_words,
+    spell_out,
+)
 from bot.questions import QUESTIONS
+
+if TYPE_CHECKING:
+    from spacy.pipeline import EntityRuler
 
 PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
 RED_FLAG_LABELS = frozenset(
@@ -186,7 +196,7 @@ def normalise(text: str) -> str:
     text = re.sub(r"\btoo (?=days?\b|weeks?\b)", "two ", text)
     text = _NUMBER_PHRASE.sub(lambda m: _number_phrase(m.group(0)), text)
     # SMS "2" for "to": "struggling 2 breathe", "hard 2 wake" (not "2 days").
-    text = re.sub(r"(?<=[a-z]) 2 (?!(?:day|days|week|weeks|hour|hours|hrs|min|mins|minutes|times|x)\b)(?=[a-z])",
+    text = re.sub(r"(?<=[a-z]) 2 (?!(?:day|days|week|weeks|hour|hours|hrs|min|mins|minutes|times|x)\b)(?=[a-z])",  # noqa: E501 (one regex, read whole)
                   " to ", text)
     text = re.sub(r"\s+", " ", text).strip()
     # "no its red" answers the question with "no", then reports redness; without
@@ -260,7 +270,7 @@ def _one_token(word: str, tokenize) -> bool:
 
 def _entity_patterns(nlp: Language) -> list[dict]:
     language, tokenize = rules(), _tokenizer(nlp)
-    patterns = []
+    patterns: list[dict[str, Any]] = []
     for label, phrases in language.concepts.items():
         for pattern in merge_patterns([p for phrase in phrases
                                        for p in compile_phrase(phrase, tokenize)]):
@@ -291,7 +301,7 @@ def _termset(termset: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
 @lru_cache(maxsize=1)
 def _known_words() -> frozenset[str]:
     """Every word the patterns use: to restore a dropped g ("bleedin" -> "bleeding")."""
-    ruler = pipeline().get_pipe("entity_ruler")
+    ruler = cast("EntityRuler", pipeline().get_pipe("entity_ruler"))
     cue_phrases = [p for phrases in rules().cues.values() for p in phrases] + [
         p for q in QUESTIONS.values() for cue in (q.concern, q.reassure) if cue for p in cue.phrases]
     return frozenset(w for p in ruler.patterns
@@ -309,7 +319,7 @@ def _cue_phrases(scope: str) -> dict[str, tuple[str, ...]]:
                                                 ("reassure", question.reassure)) if cue}
 
 
-@lru_cache(maxsize=None)
+@cache
 def cue_matcher(scope: str) -> Matcher:
     """The answer cues of one scope, keyed by kind; built on first use, so a process
     reads only the questions it is asked to."""
@@ -327,9 +337,10 @@ def cue_matcher(scope: str) -> Matcher:
 @lru_cache(maxsize=1)
 def pipeline() -> Language:
     nlp = spacy.blank("en")
-    nlp.tokenizer.rules = {}  # "can't", "isn't" stay one word, as the data writes them
+    # spaCy types Language.tokenizer as any callable; spacy.blank gives its Tokenizer
+    nlp.tokenizer.rules = {}  # type: ignore[union-attr]  # "can't", "isn't" stay one word
     nlp.add_pipe("sentencizer")
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler = cast("EntityRuler", nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}))
     ruler.add_patterns(_entity_patterns(nlp))
     language = rules()
     nlp.add_pipe("patient_negex", name="negation",
@@ -411,7 +422,7 @@ _DURATION = re.compile(
     r"(day|days|week|weeks|fortnight|fortnights|month|months)\b(\s+and a half)?"
 )
 _CHILD = re.compile(
-    r"\b(my|our|the) (little |baby |eldest |youngest |oldest |younger |older |teenage |)(son|daughter|child|kid|boy|girl|baby|toddler|little one|grandson|"
+    r"\b(my|our|the) (little |baby |eldest |youngest |oldest |younger |older |teenage |)(son|daughter|child|kid|boy|girl|baby|toddler|little one|grandson|"  # noqa: E501
     r"granddaughter|stepson|stepdaughter|teenager|teen|lad|lass|children|kids)\b|"
     r"\b(he's|she's|he is|she is) (only |just )?\d{1,2}\b|\b\d{1,2}[ -]?(year|yr)s?[ -]old\b"
 )
@@ -627,7 +638,7 @@ def _cues(doc: Doc, scope: str) -> set[str]:
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def _literal_words(scope: str, kind: str) -> frozenset[str]:
     """The words a cue's own phrases spell: its own "not" ("not going anywhere") does
     not negate it."""

@@ -28,7 +28,7 @@ class Level(IntEnum):
         return self.name.lower()
 
     @classmethod
-    def from_slug(cls, slug: str) -> "Level":
+    def from_slug(cls, slug: str) -> Level:
         return cls[slug.upper()]
 
 

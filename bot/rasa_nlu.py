@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -109,11 +109,11 @@ class TextTruncator(GraphComponent):
         self.max_chars = max_chars
 
     @classmethod
-    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "TextTruncator":
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> TextTruncator:
         return cls(settings().max_message_chars)
 
-    def _cut(self, messages: List[Message]) -> None:
+    def _cut(self, messages: list[Message]) -> None:
         for message in messages:
             text = message.get(TEXT)
             if isinstance(text, str) and len(text) > self.max_chars:
@@ -123,7 +123,7 @@ class TextTruncator(GraphComponent):
         self._cut(training_data.training_examples)
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         self._cut(messages)
         return messages
 
@@ -132,29 +132,29 @@ class TextTruncator(GraphComponent):
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
 class RuleOnlyIntentFilter(GraphComponent):
     @staticmethod
-    def get_default_config() -> Dict[str, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {"intents": []}
 
-    def __init__(self, intents: List[str]) -> None:
+    def __init__(self, intents: list[str]) -> None:
         self.intents = set(intents)
 
     @classmethod
-    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "RuleOnlyIntentFilter":
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> RuleOnlyIntentFilter:
         return cls(config["intents"])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data.filter_training_examples(
             lambda example: example.get(INTENT) not in self.intents)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         return messages
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class SafetyNetClassifier(GraphComponent):
     @staticmethod
-    def get_default_config() -> Dict[str, Any]:
+    def get_default_config() -> dict[str, Any]:
         # DIET alone, without the rules, sends someone to 999 only when this sure.
         return {"model_red_flag_threshold": 0.8}
 
@@ -162,15 +162,15 @@ class SafetyNetClassifier(GraphComponent):
         self.model_red_flag_threshold = model_red_flag_threshold
 
     @classmethod
-    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SafetyNetClassifier":
+    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> SafetyNetClassifier:
         detect.warm_up()  # not on a patient's first message
         return cls(config["model_red_flag_threshold"])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
             if text.startswith("/"):
@@ -210,5 +210,5 @@ class SafetyNetClassifier(GraphComponent):
                     found.mentions or found.answer or found.temperature_c is not None):
                 # It reads as an answer or a symptom, whatever DIET thought
                 # ("Nil." is not goodbye, "thirty-nine" is not a greeting).
-                _set_intent(message, ANSWER_INTENTS.get(found.answer, "report_symptom"))
+                _set_intent(message, ANSWER_INTENTS.get(found.answer or "", "report_symptom"))
         return messages

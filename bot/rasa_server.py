@@ -2,6 +2,7 @@
 read from the environment so that it never shows in `ps` (any user on the machine can read a
 process's command line). It also bounds Sanic's request size (MAX_REQUEST_BYTES): the
 channels refuse long messages politely, this refuses huge bodies before anything reads them.
+It applies bot.rasa_patches before Rasa starts, which also checks the installed Rasa version.
 """
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def main() -> None:
     sys.argv = rasa_arguments(args, token)
     from rasa.__main__ import main as rasa_main
 
+    from bot import rasa_patches  # here, not at the top: it imports Rasa
+
+    rasa_patches.apply()  # before Rasa runs anything (the plug-ins apply them too)
     rasa_main()
 
 

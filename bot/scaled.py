@@ -69,7 +69,7 @@ class ScaledStack(Stack):
     def start_actions(self, port: Optional[int] = None) -> None:
         super().start_actions(port or self.actions_internal_port)
 
-    def start(self) -> "ScaledStack":
+    def start(self) -> ScaledStack:
         try:
             self.start_database()
             self.start_redis()

@@ -1,9 +1,9 @@
-"""Start and stop the whole local stack: action server + Rasa server + web chat.
+"""Start and stop the whole local stack: the action server, the Rasa server, the web chat,
+the staff console and the SMS worker (and, in SMS local mode, the stand-in for Twilio).
 
-`python -m bot.stack` is what `make run` runs: it starts the three servers,
-prints the URLs and stops everything cleanly on Ctrl-C. Tests use `Stack`
-directly, on free ports and a throw-away database (the web chat only when
-given a `web_port`).
+`python -m bot.stack` is what `make run` runs: it starts them all, prints the URLs and
+stops everything cleanly on Ctrl-C. Tests use `Stack` directly, on free ports and a
+throw-away database, starting only the servers they need.
 """
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from bot.config import PROJECT_ROOT
 
@@ -107,6 +108,26 @@ class Stack:
                     env={"SMS_LOCAL_TWILIO_PORT": str(port)}, health_url=f"{url}/")
         return url
 
+    def start_console(self, port: int, timeout: float = 60) -> str:
+        """The staff console (`python -m bot.console`) on `port`; waits until it answers."""
+        url = f"http://127.0.0.1:{port}"
+        self._spawn("console", [sys.executable, "-m", "bot.console"],
+                    env={"CONSOLE_PORT": str(port)}, health_url=f"{url}/healthz")
+        self.wait_until_up(timeout)
+        return url
+
+    def start_sms_worker(self, port: int, timeout: float = 60) -> str:
+        """The SMS worker (follow-ups, texts, care-team alerts, and the discharge API on
+        `port`), talking to this stack's Rasa; waits until it answers. The Twilio webhook
+        itself is Rasa's `sms` channel."""
+        url = f"http://127.0.0.1:{port}"
+        self._spawn("sms", [sys.executable, "-m", "bot.sms.worker"],
+                    env={"SMS_API_PORT": str(port), "RASA_URL": self.rasa_url,
+                         "RASA_TOKEN": self.token},
+                    health_url=f"{url}/healthz")
+        self.wait_until_up(timeout)
+        return url
+
     def wait_until_up(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
         pending = {name: url for name, url in self.health.items() if name in self.processes}
@@ -120,7 +141,7 @@ class Stack:
         if pending:
             raise TimeoutError(f"not up after {timeout}s: {', '.join(pending)}")
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         self.start_actions()
         self.start_rasa()
         if self.web_port is not None:
@@ -141,42 +162,16 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
 
-# --- Staff console -----------------------------------------------------------
-# `python -m bot.console` as one more process of the stack (stopped with the others).
-def start_console(stack: Stack, port: int, timeout: float = 60) -> str:
-    """Start the staff console on `port`, wait until it answers, return its URL."""
-    url = f"http://127.0.0.1:{port}"
-    stack._spawn("console", [sys.executable, "-m", "bot.console"], env={"CONSOLE_PORT": str(port)},
-                 health_url=f"{url}/healthz")
-    stack.wait_until_up(timeout)
-    return url
-
-
 def print_console(url: str) -> None:
     print(f"  Staff console:    {url.replace('127.0.0.1', 'localhost')}/  (first account: "
           f"python -m bot.console.cli create-user --role admin NAME)\n", flush=True)
-# --- end of staff console block ----------------------------------------------------------
-
-
-# --- SMS follow-up -------------------------------------------------------------
-# `python -m bot.sms.worker` (follow-up dispatcher + discharge API) as one more process of
-# the stack, talking to this stack's Rasa; the Twilio webhook itself is Rasa's `sms` channel.
-def start_sms_worker(stack: Stack, port: int, timeout: float = 60) -> str:
-    """Start the SMS worker with its API on `port`, wait until it answers, return its URL."""
-    url = f"http://127.0.0.1:{port}"
-    stack._spawn("sms", [sys.executable, "-m", "bot.sms.worker"],
-                 env={"SMS_API_PORT": str(port), "RASA_URL": stack.rasa_url,
-                      "RASA_TOKEN": stack.token},
-                 health_url=f"{url}/healthz")
-    stack.wait_until_up(timeout)
-    return url
 
 
 def print_sms(stack: Stack, url: str) -> None:
@@ -204,7 +199,6 @@ def print_sms(stack: Stack, url: str) -> None:
         lines.append("  Set SMS_WEBHOOK_URL to the public URL Twilio posts to (signatures are "
                      "checked against it)")
     print("\n".join(lines) + "\n", flush=True)
-# --- end of SMS follow-up block ----------------------------------------------------------
 
 
 def print_alerts() -> None:
@@ -247,8 +241,8 @@ def serve(stack: Stack, starting: str, banner: Callable[[], str]) -> None:
         if local_twilio:
             stack.start_local_twilio(sms_settings().local_twilio_port)
         stack.start()
-        console_url = start_console(stack, int(os.environ.get("CONSOLE_PORT", "8001")))
-        sms_url = start_sms_worker(stack, int(os.environ.get("SMS_API_PORT", "5006")))
+        console_url = stack.start_console(int(os.environ.get("CONSOLE_PORT", "8001")))
+        sms_url = stack.start_sms_worker(int(os.environ.get("SMS_API_PORT", "5006")))
     except Exception as error:
         print(f"error: {error}", file=sys.stderr)
         stack.stop()

@@ -1,8 +1,8 @@
 """The triage engine: findings -> level, advice ids and citations. Pure, no Rasa."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from bot.policy import POLICY_VERSION, RULES_BY_FINDING, Level, Rule
 

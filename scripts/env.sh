@@ -23,7 +23,7 @@ if [ -z "${RASA_TOKEN:-}" ]; then
   echo "error: RASA_TOKEN is empty; set it in .env (the HTTP API is never started without a token)." >&2
   return 1 2>/dev/null || exit 1
 fi
-# --- Staff console (issue 5): python -m bot.console, started by make run ---
+# --- Staff console: python -m bot.console, started by make run ---
 export CONSOLE_PORT=${CONSOLE_PORT:-8001}
-# --- SMS follow-up (issue 4): python -m bot.sms.worker (discharge API), started by make run ---
+# --- SMS follow-up: python -m bot.sms.worker (discharge API), started by make run ---
 export SMS_API_PORT=${SMS_API_PORT:-5006}

@@ -1,5 +1,5 @@
 """Shared fixtures. Unit tests use a throw-away SQLite database; live tests start
-the real Rasa and action servers once per session (see tests/live.py)."""
+the real Rasa and action servers once per session (the `live_bot` fixture)."""
 from __future__ import annotations
 
 import os
@@ -89,7 +89,7 @@ def live_web(live_bot, tmp_root):
 
 # --- SMS follow-up ---------------------------------------------------------------
 # Fakes of Twilio's Messages API and of Rasa's HTTP API (bot/sms/local_twilio.py,
-# tests/fake_rasa.py), a clean set of SMS tables per test, and `sms_live`: a Rasa server
+# tests/fakes/rasa.py), a clean set of SMS tables per test, and `sms_live`: a Rasa server
 # and action server of its own, started with the SMS settings (its channel reads them from
 # the environment, and live_bot may already be running without them).
 
@@ -123,8 +123,8 @@ def sms_fakes(sms_clean, monkeypatch):
     """A fake Twilio and a fake Rasa, and the SMS settings pointing at them."""
     from types import SimpleNamespace
 
-    from tests.fake_rasa import FakeRasa
     from bot.sms.local_twilio import LocalTwilio
+    from tests.fakes.rasa import FakeRasa
 
     with LocalTwilio() as twilio, FakeRasa() as rasa:
         env = {**SMS_TEST_DEFAULTS, **twilio.env(), **rasa.env()}
@@ -139,9 +139,9 @@ def sms_live(migrated_db, tmp_root):
     import secrets
     from types import SimpleNamespace
 
+    from bot.sms.local_twilio import LocalTwilio
     from bot.stack import Stack, free_port
     from tests.client import BotClient
-    from bot.sms.local_twilio import LocalTwilio
 
     model = trained_model()
     twilio = LocalTwilio().start()
@@ -167,12 +167,12 @@ def live_console(migrated_db, tmp_root):
     It needs no Rasa: tests seed conversations straight into the database."""
     from types import SimpleNamespace
 
-    from bot.stack import Stack, free_port, start_console
+    from bot.stack import Stack, free_port
 
     stack = Stack(rasa_port=free_port(), action_port=free_port(), token="unused",
                   log_dir=tmp_root / "logs-console", env={"CONSOLE_SYNC_INTERVAL_SECONDS": "1"})
     try:
-        url = start_console(stack, free_port())
+        url = stack.start_console(free_port())
         yield SimpleNamespace(url=url, log=tmp_root / "logs-console" / "console.log")
     finally:
         stack.stop()
@@ -245,3 +245,64 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# --- care-team alerts: a real SMTP server, a webhook receiver, empty alert tables ---------
+ALERT_TABLES = ("alerts_deliveries", "alerts_alerts", "alerts_bundles", "alerts_quiet",
+                "alerts_watch", "alerts_cursors")
+
+
+@pytest.fixture
+def smtp():
+    from tests.fakes.mail import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hooks():
+    from tests.fakes.mail import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def events_table(migrated_db):
+    """Rasa's `events` table (its tracker store creates it), as the running bot has it."""
+    from bot.storage.tracker_store import TriageTrackerStore
+
+    TriageTrackerStore()
+    return migrated_db
+
+
+@pytest.fixture
+def alerts_db(sms_clean, events_table, monkeypatch):
+    """Empty alert tables whose scans start after everything already in the shared test
+    database, and alert settings for the local servers (each test adds its own)."""
+    from sqlalchemy import func, select
+    from sqlalchemy import text as sql
+
+    from bot.alerts.models import Cursor
+    from bot.storage.db import session
+    from bot.storage.models import TriageOutcome
+
+    with session() as s, s.begin():
+        for table in ALERT_TABLES:
+            s.execute(sql(f"DELETE FROM {table}"))
+        s.add(Cursor(source="outcomes",
+                     last_id=s.scalar(select(func.max(TriageOutcome.id))) or 0))
+        s.add(Cursor(source="events", last_id=s.scalar(sql("SELECT max(id) FROM events")) or 0))
+    for key in [k for k in os.environ if k.startswith("ALERT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("CONSOLE_PUBLIC_URL", "https://console.test")
+    monkeypatch.setenv("ALERT_EMAIL_FROM", "triage-bot@hospital.test")
+    monkeypatch.setenv("ALERT_RETRY_BASE_SECONDS", "0.2")
+    monkeypatch.setenv("ALERT_RETRY_MAX_SECONDS", "1")
+    monkeypatch.setenv("ALERT_SMTP_TIMEOUT_SECONDS", "5")
+    monkeypatch.setenv("SMS_QUIET_HOURS", "21:00-08:00")
+    monkeypatch.setenv("ALERT_DIGEST_AT", "23:59")  # out of the way; the digest tests set it
+    return monkeypatch

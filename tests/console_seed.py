@@ -27,8 +27,8 @@ def save_messages(conversation_id: str, turns: list[tuple[str, str]], channel: s
                   buttons: Optional[list[str]] = None, url: Optional[str] = None) -> None:
     """turns: ("patient" | "bot", text). Saved as Rasa saves them (in the test database,
     or in the one at `url`)."""
-    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
     from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
     from bot.storage.tracker_store import TriageTrackerStore

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import triage_form
 from actions.advice import ActionTriageAdvice
 from actions.conversation import ActionStartAgain, ActionStopTriage
 from actions.triage_form import ValidateTriageForm
-from actions import triage_form
 from bot.policy import FAILSAFE_LINE
 from bot.storage.outcomes import outcomes_for
 

@@ -19,36 +19,28 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from email import policy
 from pathlib import Path
 from typing import Optional
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import web
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
-from sqlalchemy import func, select
-from sqlalchemy import text as sql
+from sqlalchemy import select
 
 from bot.alerts import digest, outbox, reminders, routing, staff, triggers
 from bot.alerts.__main__ import main as cli
 from bot.alerts.conversation import unanswered
 from bot.alerts.job import run_once
-from bot.alerts.models import Alert, Bundle, Cursor, Delivery, QuietPatient
+from bot.alerts.models import Alert, Bundle, Delivery, QuietPatient
 from bot.alerts.settings import alert_settings
 from bot.config import PROJECT_ROOT, settings
 from bot.policy import FAILSAFE_LINE
-from bot.sms.local_twilio import ServerThread
 from bot.sms.models import Discharge, FollowUp, InboundSms, OptOut, OutboundSms
-from bot.stack import free_port
 from bot.storage.db import session
-from bot.storage.models import TriageOutcome
 from tests.console_seed import save_messages, save_outcome
+from tests.fakes.mail import SmtpServer, use_smtp
 
 LONDON = ZoneInfo("Europe/London")
-ALERT_TABLES = ("alerts_deliveries", "alerts_alerts", "alerts_bundles", "alerts_quiet",
-                "alerts_watch", "alerts_cursors")
 
 
 def local(*args) -> datetime:
@@ -61,155 +53,6 @@ MONDAY_10 = local(2030, 3, 4, 10, 0)
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-# --- the servers ------------------------------------------------------------------------
-
-
-class Recorder:
-    """aiosmtpd handler: keeps every message; can stall one mid-send (before the server
-    has it, or after it has taken it but before it answers)."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.stall_rcpt_at: Optional[int] = None     # stall the RCPT of message n (0-based)
-        self.stall_after_data_at: Optional[int] = None
-        self.stalled = threading.Event()
-        self.release = threading.Event()
-        self.logins: list[str] = []
-        self.lock = threading.Lock()
-
-    async def _wait_for_release(self) -> None:
-        self.stalled.set()
-        while not self.release.is_set():
-            await asyncio.sleep(0.05)
-
-    async def handle_RCPT(self, server, session, envelope, address, options):
-        if self.stall_rcpt_at is not None and len(self.messages) == self.stall_rcpt_at:
-            self.stall_rcpt_at = None
-            await self._wait_for_release()
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append(envelope.content)
-            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-            count = len(self.messages)
-        if self.stall_after_data_at is not None and count - 1 == self.stall_after_data_at:
-            self.stall_after_data_at = None
-            await self._wait_for_release()
-        return "250 Message accepted"
-
-    def parsed(self) -> list[email.message.EmailMessage]:
-        return [email.message_from_bytes(raw, policy=policy.default) for raw in self.messages]
-
-    def wait_for(self, count: int, timeout: float = 30) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if len(self.messages) >= count:
-                return True
-            time.sleep(0.05)
-        return len(self.messages) >= count
-
-
-class SmtpServer:
-    def __init__(self, port: Optional[int] = None, **smtp_options) -> None:
-        self.port = port or free_port()
-        self.handler = Recorder()
-        self.options = smtp_options
-        self.controller: Optional[Controller] = None
-
-    def start(self) -> "SmtpServer":
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
-                                     **self.options)
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.handler.release.set()
-            self.controller.stop()
-            self.controller = None
-
-
-class WebhookReceiver:
-    """Every POST kept (path, headers, JSON body); answers `status` (200 by default)."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        self.status = 200
-        app = web.Application()
-        app.router.add_post("/{name}", self._receive)
-        self.server = ServerThread(app).start()
-
-    async def _receive(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        self.posts.append({"path": request.path, "headers": dict(request.headers),
-                           "raw": raw.decode(), "json": json.loads(raw)})
-        return web.Response(status=self.status, text="ok")
-
-    def url(self, name: str) -> str:
-        return f"{self.server.url}/{name}"
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hooks():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture(scope="module")
-def events_table(migrated_db):
-    """Rasa's `events` table (its tracker store creates it), as the running bot has it."""
-    from bot.storage.tracker_store import TriageTrackerStore
-
-    TriageTrackerStore()
-    return migrated_db
-
-
-@pytest.fixture
-def alerts_db(sms_clean, events_table, monkeypatch):
-    """Empty alert tables whose scans start after everything already in the shared test
-    database, and alert settings for the local servers (each test adds its own)."""
-    with session() as s, s.begin():
-        for table in ALERT_TABLES:
-            s.execute(sql(f"DELETE FROM {table}"))
-        s.add(Cursor(source="outcomes",
-                     last_id=s.scalar(select(func.max(TriageOutcome.id))) or 0))
-        s.add(Cursor(source="events", last_id=s.scalar(sql("SELECT max(id) FROM events")) or 0))
-    for key in [k for k in os.environ if k.startswith("ALERT_")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("CONSOLE_PUBLIC_URL", "https://console.test")
-    monkeypatch.setenv("ALERT_EMAIL_FROM", "triage-bot@hospital.test")
-    monkeypatch.setenv("ALERT_RETRY_BASE_SECONDS", "0.2")
-    monkeypatch.setenv("ALERT_RETRY_MAX_SECONDS", "1")
-    monkeypatch.setenv("ALERT_SMTP_TIMEOUT_SECONDS", "5")
-    monkeypatch.setenv("SMS_QUIET_HOURS", "21:00-08:00")
-    monkeypatch.setenv("ALERT_DIGEST_AT", "23:59")  # out of the way; the digest tests set it
-    return monkeypatch
-
-
-def use_smtp(env, server: SmtpServer, to: str = "ir-team@hospital.test",
-             on_call: str = "") -> None:
-    env.setenv("ALERT_SMTP_HOST", "127.0.0.1")
-    env.setenv("ALERT_SMTP_PORT", str(server.port))
-    env.setenv("ALERT_SMTP_STARTTLS", "false")
-    env.setenv("ALERT_EMAIL_TO", to)
-    if on_call:
-        env.setenv("ALERT_EMAIL_ON_CALL", on_call)
 
 
 # --- seeding ------------------------------------------------------------------------------
@@ -251,8 +94,7 @@ def save_events(conversation_id: str, steps: list[tuple], channel: str = "rest")
     """steps: (at, "patient", text) | (at, "bot", text) | (at, "slot", name, value) |
     (at, "followup",) (a follow-up started by the system) | (at, "session",)."""
     from rasa.core.tracker_store import SQLTrackerStore
-    from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet,
-                                         UserUttered)
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
     from bot.storage.tracker_store import TriageTrackerStore
@@ -964,7 +806,7 @@ def test_the_chart_png_matches_the_console_chart():
     image = Image.open(io.BytesIO(png.render(built))).convert("RGB")
     bar = built.bars[0]
     centre = (round((bar.x + bar.width / 2) * 2), round((bar.y + bar.height / 2) * 2))
-    assert "#%02x%02x%02x" % image.getpixel(centre) == bar.colour
+    assert "#{:02x}{:02x}{:02x}".format(*image.getpixel(centre)) == bar.colour
     assert base64.b64encode(png.render(built))  # renders twice the same way without error
 
 

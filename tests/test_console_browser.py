@@ -4,7 +4,7 @@ it as text, mark it reviewed, export the CSV; then an admin reads the audit trai
 
 Fails on any script error, dialog or Content-Security-Policy report. Screenshots go to
 test-output/console/; with UPDATE_SCREENSHOTS=1 they are also copied to
-docs/screenshots/console-*.png for the README (not on every run: the tree stays clean).
+docs/screenshots/console-*.png for docs/console.md (not on every run: the tree stays clean).
 """
 from __future__ import annotations
 
@@ -19,9 +19,18 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bot.config import PROJECT_ROOT, settings
-from tests.console_seed import (PASSWORD, XSS, make_staff, save_discharge, save_followup,
-                                save_messages, save_outcome, save_sms_events, save_text_in,
-                                save_text_out)
+from tests.console_seed import (
+    PASSWORD,
+    XSS,
+    make_staff,
+    save_discharge,
+    save_followup,
+    save_messages,
+    save_outcome,
+    save_sms_events,
+    save_text_in,
+    save_text_out,
+)
 
 SHOTS = PROJECT_ROOT / "test-output" / "console"
 DOCS = PROJECT_ROOT / "docs" / "screenshots"
@@ -66,7 +75,7 @@ def console(tmp_path_factory):
     from alembic import command
     from alembic.config import Config
 
-    from bot.stack import Stack, free_port, start_console
+    from bot.stack import Stack, free_port
 
     folder = tmp_path_factory.mktemp("console-browser")
     url = f"sqlite:///{folder / 'console.db'}"
@@ -77,7 +86,7 @@ def console(tmp_path_factory):
     stack = Stack(rasa_port=free_port(), action_port=free_port(), token="unused",
                   log_dir=folder / "logs", env={"DATABASE_URL": url})
     try:
-        yield SimpleNamespace(url=start_console(stack, free_port()), db=url)
+        yield SimpleNamespace(url=stack.start_console(free_port()), db=url)
     finally:
         stack.stop()
 
@@ -95,7 +104,7 @@ def month_of_conversations(console):
     now = datetime.now(timezone.utc)
     weights = {"self_care": 50, "contact_team": 30, "urgent": 12, "emergency": 8}
     older = []
-    for i in range(90):
+    for _i in range(90):
         at = now - timedelta(days=rng.randrange(30), hours=rng.randrange(24))
         level = rng.choices(list(weights), list(weights.values()))[0]
         channel = rng.choice(["rest", "rest", "sms"])

@@ -25,8 +25,7 @@ from bot.console.models import LoginAttempt, QueueEntry, Review, Staff
 from bot.console.queue import QueueRow
 from bot.storage.db import session
 from tests.client import raw_head
-from tests.console_seed import (PASSWORD, csrf_of, login, make_staff, save_messages,
-                                save_outcome, unique)
+from tests.console_seed import PASSWORD, csrf_of, login, make_staff, save_messages, save_outcome, unique
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 LOCKOUT_ATTEMPTS, IP_FAILURE_LIMIT = 5, 8
@@ -143,7 +142,7 @@ def migrate(url: str) -> None:
 def consoles(request, tmp_path_factory):
     """Two console processes on one database of their own, behind a 'proxy' (the tests set
     X-Forwarded-For, so each test has addresses of its own)."""
-    from bot.stack import Stack, free_port, start_console
+    from bot.stack import Stack, free_port
 
     folder = tmp_path_factory.mktemp(f"console-{request.param}")
     if request.param == "sqlite":
@@ -158,7 +157,7 @@ def consoles(request, tmp_path_factory):
     stacks = [Stack(rasa_port=free_port(), action_port=free_port(), token="unused",
                     log_dir=folder / f"logs-{i}", env=env) for i in range(2)]
     try:
-        urls = [start_console(stack, free_port()) for stack in stacks]
+        urls = [stack.start_console(free_port()) for stack in stacks]
         yield SimpleNamespace(urls=urls, db=url)
     finally:
         for stack in stacks:

@@ -23,9 +23,21 @@ from sqlalchemy import func, select, text
 from bot.config import PROJECT_ROOT
 from bot.console.models import AuditEntry
 from bot.storage.db import session
-from tests.console_seed import (PASSWORD, XSS, csrf_of, login, make_staff, random_mobile,
-                                save_discharge, save_messages, save_outcome, save_sms_events,
-                                save_text_in, save_text_out, unique)
+from tests.console_seed import (
+    PASSWORD,
+    XSS,
+    csrf_of,
+    login,
+    make_staff,
+    random_mobile,
+    save_discharge,
+    save_messages,
+    save_outcome,
+    save_sms_events,
+    save_text_in,
+    save_text_out,
+    unique,
+)
 
 GET_PAGES = ["/", "/queue", "/queue?q=anything", "/conversation?id=x", "/account",
              "/admin/accounts", "/admin/audit"]

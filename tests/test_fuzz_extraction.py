@@ -23,14 +23,21 @@ import os
 from datetime import datetime, timezone
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.advice import render
 from bot.channels.text import clean_message
 from bot.config import settings as bot_settings
-from bot.dialogue import (NOT_ASKED, findings, interpret, next_question, said_something,
-                          unanswered_main_questions)
-from bot.extraction import MAX_ANALYSED_CHARS, PRESENT, UNSURE, ABSENT, extract, red_flags_in
+from bot.dialogue import (
+    NOT_ASKED,
+    findings,
+    interpret,
+    next_question,
+    said_something,
+    unanswered_main_questions,
+)
+from bot.extraction import ABSENT, MAX_ANALYSED_CHARS, PRESENT, UNSURE, extract, red_flags_in
 from bot.policy import Level
 from bot.questions import QUESTIONS
 from bot.triage import assess

@@ -21,7 +21,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 import tests.test_fuzz_extraction as fuzz
 from bot.channels.text import clean_message, too_long_line

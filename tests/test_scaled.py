@@ -18,10 +18,11 @@ from collections import defaultdict
 import aiohttp
 import pytest
 import requests
-from sqlalchemy import create_engine, inspect, text as sql
+from sqlalchemy import create_engine, inspect
+from sqlalchemy import text as sql
 
 from bot.policy import FAILSAFE_LINE
-from tests.load import run_load, say, check_tracker
+from tests.load import check_tracker, run_load, say
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(600)]
 
@@ -170,7 +171,7 @@ def test_redis_lock_keeps_one_conversations_turns_in_order_across_replicas(scale
     events = tracker_events(scaled, sender)
     users = [i for i, e in enumerate(events) if e["event"] == "user"]
     assert sorted(events[i]["metadata"]["turn"] for i in users) == list(range(12))
-    for start, end in zip(users, users[1:] + [len(events)]):
+    for start, end in zip(users, users[1:] + [len(events)], strict=False):
         between = events[start + 1:end]
         assert not any(e["event"] == "user" for e in between)
         assert between and between[-1]["event"] == "action" \

@@ -1,5 +1,5 @@
 """The discharge API (bearer token, JSON, all or nothing) and the SMS worker process as
-`make run` starts it (bot.stack.start_sms_worker)."""
+`make run` starts it (bot.stack.Stack.start_sms_worker)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 
 from bot.sms import discharges
 from bot.sms.api import make_app
+from bot.sms.local_twilio import ServerThread
 from bot.sms.models import Discharge, FollowUp
 from bot.sms.settings import sms_settings
 from bot.storage.db import session
-from bot.sms.local_twilio import ServerThread
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -132,7 +132,7 @@ def test_cli_show_and_list_print_the_conversation_id(sms_fakes, capsys):
 
 @pytest.mark.timeout(180)
 def test_make_run_starts_the_worker_which_sends_due_follow_ups(sms_fakes, monkeypatch, tmp_path):
-    from bot.stack import Stack, free_port, start_sms_worker
+    from bot.stack import Stack, free_port
 
     twilio, rasa = sms_fakes.twilio, sms_fakes.rasa
     now = datetime.now(timezone.utc)
@@ -142,7 +142,7 @@ def test_make_run_starts_the_worker_which_sends_due_follow_ups(sms_fakes, monkey
     stack = Stack(rasa_port=int(rasa.url.rsplit(":", 1)[1]), action_port=free_port(),
                   token=rasa.token, log_dir=tmp_path)
     try:
-        url = start_sms_worker(stack, free_port())
+        url = stack.start_sms_worker(free_port())
         response = requests.post(f"{url}/api/discharges", json=record(20), headers=auth())
         assert response.status_code == 201, response.text
         discharge_id = response.json()["id"]

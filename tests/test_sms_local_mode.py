@@ -1,4 +1,4 @@
-"""The README's "try the SMS flow locally" steps, as written: local stand-in for Twilio,
+"""The "try the SMS flow locally" steps of docs/sms.md, as written: local stand-in for Twilio,
 a discharge registered with the CLI, the patient's reply sent with the CLI, the bot's
 answer read on the stand-in's page."""
 from __future__ import annotations
@@ -42,7 +42,7 @@ def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def readme_commands() -> list[str]:
-    section = (PROJECT_ROOT / "README.md").read_text().split("### Try the SMS flow locally")[1]
+    section = (PROJECT_ROOT / "docs" / "sms.md").read_text().split("## Try the SMS flow locally")[1]
     return re.findall(r"^\.venv/bin/python -m bot\.sms\.cli (.+)$", section.split("\n## ")[0],
                       flags=re.MULTILINE)
 

@@ -10,8 +10,16 @@ import pytest
 from bot.sms import discharges
 from bot.sms.schedule import Rules, in_quiet_hours, is_quiet, next_allowed, plan, window_end
 from bot.sms.settings import parse_followups, parse_quiet_hours
-from bot.sms.texts import (GSM_BASIC, is_gsm, keyword, render_messages, reply_hint, segments,
-                           split_body, to_gsm)
+from bot.sms.texts import (
+    GSM_BASIC,
+    is_gsm,
+    keyword,
+    render_messages,
+    reply_hint,
+    segments,
+    split_body,
+    to_gsm,
+)
 
 LONDON = ZoneInfo("Europe/London")
 RULES = Rules(LONDON, time(21), time(8), timedelta(hours=3), timedelta(hours=2))
@@ -133,7 +141,7 @@ def test_gsm_folding_and_segments():
 
 
 def test_bot_texts_render_in_gsm(monkeypatch):
-    from bot.advice import SELF_CARE_LINES, REASONS
+    from bot.advice import REASONS, SELF_CARE_LINES
     from bot.questions import QUESTIONS
 
     texts = [q.adult for q in QUESTIONS.values()] + [q.child for q in QUESTIONS.values()] + \

@@ -17,9 +17,9 @@ import html
 import itertools
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Iterator
 from unittest import mock
 
 import pytest

@@ -11,6 +11,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import rasa_patches
 from bot.config import PROJECT_ROOT
 from bot.storage.tracker_store import TriageTrackerStore
 
@@ -25,6 +26,16 @@ def unreachable(store: TriageTrackerStore) -> TriageTrackerStore:
                                     connect_args={"connect_timeout": 2})
     store.sessionmaker = sa.orm.session.sessionmaker(bind=store.engine)
     return store
+
+
+def test_constructing_the_store_applies_the_patches(migrated_db, domain, monkeypatch):
+    for name in ("on_tracker_store_error", "on_tracker_store_retrieve_error"):
+        monkeypatch.setattr(FailSafeTrackerStore, name,
+                            rasa_patches.rasas_own(FailSafeTrackerStore, name))
+    TriageTrackerStore(domain)  # as Rasa constructs it, from endpoints.yml
+    assert FailSafeTrackerStore.on_tracker_store_error is rasa_patches.on_tracker_store_error
+    assert (FailSafeTrackerStore.on_tracker_store_retrieve_error
+            is rasa_patches.on_tracker_store_retrieve_error)
 
 
 def test_stores_and_reads_back_a_conversation(migrated_db, domain):
@@ -50,6 +61,8 @@ def test_database_down_raises_instead_of_an_empty_conversation(migrated_db, doma
 
 
 def test_other_stores_keep_rasas_fallback(domain):
+    rasa_patches.apply()
+
     class Broken(InMemoryTrackerStore):
         async def retrieve(self, sender_id):
             raise RuntimeError("down")

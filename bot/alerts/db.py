@@ -2,8 +2,9 @@
 (a row two workers try to add at once is added by one of them, and neither fails)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Callable, Optional
+from typing import Optional, overload
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -14,6 +15,14 @@ from bot.alerts.models import Cursor
 # PostgreSQL can commit a lower id after a higher one: every scan reads this many ids back
 # (reading a row twice is harmless). SQLite commits one writer at a time.
 OVERLAP = {"outcomes": 200, "events": 1000}
+
+
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: Optional[datetime]) -> Optional[datetime]: ...
 
 
 def aware(value: Optional[datetime]) -> Optional[datetime]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Optional
 
 from bot.alerts import digest, outbox, quiet, reminders, triggers
 from bot.alerts.settings import AlertSettings, alert_settings

@@ -9,14 +9,14 @@ so that the team's mail system can fold the copies together."""
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
+from collections.abc import Sequence
 from datetime import datetime
 from email import message_from_string
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
-from typing import Optional, Sequence
+from typing import Optional, cast
 
 from bot.alerts.settings import Smtp
 
@@ -58,7 +58,8 @@ def compose(*, smtp: Smtp, recipients: Sequence[str], subject: str, text: str, n
         message.add_alternative(html, subtype="html")
         if image is not None:
             png, cid, filename = image
-            html_part = message.get_payload()[1]
+            # multipart/alternative after add_alternative: [text part, html part]
+            html_part = cast(list[EmailMessage], message.get_payload())[1]
             html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>",
                                   filename=filename, disposition="inline")
     return message.as_string()
@@ -147,7 +148,7 @@ class SmtpSender:
         except smtplib.SMTPResponseException as error:
             self.close()
             raise _code_error(stage, error.smtp_code) from None
-        except (OSError, smtplib.SMTPException, socket.timeout) as error:
+        except (TimeoutError, OSError, smtplib.SMTPException) as error:
             self.close()
             raise DeliveryError(f"SMTP connection lost during the {stage}: "
                                 f"{type(error).__name__}", ambiguous=stage == "data",
@@ -157,6 +158,7 @@ class SmtpSender:
         return ""
 
     def _reset(self) -> None:
+        assert self.connection is not None  # only called by send(), on its open connection
         try:
             self.connection.rset()
         except (OSError, smtplib.SMTPException):

@@ -18,11 +18,11 @@ UPDATEs, so any number of workers can run at once.
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 
 from bot.sms.models import UTCDateTime, utcnow
 from bot.storage.models import Base
+
 
 class Alert(Base):
     __tablename__ = "alerts_alerts"

@@ -21,8 +21,9 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 from sqlalchemy import select, update
 
@@ -42,6 +43,7 @@ def queue_email(s, cfg: AlertSettings, *, recipients: Sequence[str], subject: st
                 bundle_id: Optional[int] = None, html: Optional[str] = None,
                 image: Optional[tuple[bytes, str, str]] = None) -> int:
     """Add an email to the outbox inside the caller's transaction; returns its row id."""
+    assert cfg.smtp is not None  # callers queue email only when SMTP is configured
     message_id = mail.new_message_id(cfg.smtp.sender, kind)
     raw = mail.compose(smtp=cfg.smtp, recipients=recipients, subject=subject, text=text, now=now,
                        message_id=message_id, html=html, image=image)

@@ -83,6 +83,7 @@ def send_waiting(now: datetime, sms: Optional[SmsSettings] = None) -> int:
                               .execution_options(synchronize_session=False)).rowcount
             if not taken or why:
                 continue
+            assert discharge is not None  # _why_not gives a reason when there is none
             body = reminder_text(sms.core, kind=mark.kind,
                                  procedure=PROCEDURES.get(discharge.procedure, "biopsy"),
                                  is_child=discharge.is_child)

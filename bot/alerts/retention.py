@@ -8,8 +8,8 @@ Scan cursors hold ids only and stay.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
 
 from sqlalchemy import Table, exists, select
 from sqlalchemy.sql import ColumnElement

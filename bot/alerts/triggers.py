@@ -17,8 +17,16 @@ from sqlalchemy import func, select, update
 
 from bot.alerts import outbox
 from bot.alerts.db import advance_cursor, aware, insert_ignore, read_cursor
-from bot.alerts.facts import (ROUTE_NOTES, AlertFacts, alert_subject, alert_text, by_severity,
-                              facts_of, held_subject, held_text)
+from bot.alerts.facts import (
+    ROUTE_NOTES,
+    AlertFacts,
+    alert_subject,
+    alert_text,
+    by_severity,
+    facts_of,
+    held_subject,
+    held_text,
+)
 from bot.alerts.models import Alert, Bundle
 from bot.alerts.routing import DEPARTMENT, HELD, ON_CALL, is_open, route_at
 from bot.alerts.settings import AlertSettings

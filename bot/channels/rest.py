@@ -7,17 +7,18 @@ try to store it in the conversation too.
 Retries are safe: a client may give each message a `message_id` and, when it did not get
 an answer (a Rasa replica died mid-turn), send it again with `"retry": true`. If that message
 is already stored, its stored replies are sent again instead of processing it twice, which
-would otherwise take the patient's "no" as the answer to a question they never saw. Odd input (no JSON, no text, non-string
-text, a sender id that is not 8 to 64 URL-safe characters) gets a clear 400 instead of a stack
-trace; a message over MAX_MESSAGE_CHARS gets a reply asking for less, and nothing reads it.
-When a turn fails, the patient's message is stored with the fail-safe line, so staff see what
-was said.
+would otherwise take the patient's "no" as the answer to a question they never saw. Odd input
+(no JSON, no text, non-string text, a sender id that is not 8 to 64 URL-safe characters) gets
+a clear 400 instead of a stack trace; a message over MAX_MESSAGE_CHARS gets a reply asking
+for less, and nothing reads it. When a turn fails, the patient's message is stored with the
+fail-safe line, so staff see what was said.
 """
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Awaitable, Callable, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -27,7 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-import bot.rasa_speedups  # noqa: F401  (loaded with this channel by every Rasa server)
+from bot import rasa_patches
 from bot.channels.text import SENDER_PATTERN, clean_message, too_long_line
 from bot.config import settings
 from bot.failures import describe
@@ -107,7 +108,9 @@ def rest_messages(sender_id: str, bot: BotUttered) -> list[dict]:
 
 def stored_replies(tracker: Optional[DialogueStateTracker], message_id: str) -> Optional[list]:
     """The bot messages stored after the user message `message_id`; None if it is not stored."""
-    events = list(tracker.events) if tracker else []
+    if tracker is None:
+        return None
+    events = list(tracker.events)
     for position, event in enumerate(events):
         if isinstance(event, UserUttered) and event.message_id == message_id:
             replies: list[dict] = []
@@ -146,8 +149,12 @@ def client_metadata(body: dict) -> Optional[dict]:
 
 
 class SafeRestInput(RestInput):
+    def __init__(self) -> None:
+        rasa_patches.apply()  # Rasa loads this channel in every server process
+        super().__init__()
+
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Optional, overload
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,6 +23,14 @@ REMINDERS = {"waiting": "reminder text waiting for the end of the quiet hours",
              "opted_out": "no reminder (the patient texted STOP)",
              "off": "no reminder (reminders are off)", "sms_off": "no reminder (SMS is off)",
              "cancelled": "no reminder (the follow-ups were cancelled)", "not_sms": ""}
+
+
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
+@overload
+def _utc(value: Optional[datetime]) -> Optional[datetime]: ...
 
 
 def _utc(value: Optional[datetime]) -> Optional[datetime]:

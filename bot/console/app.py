@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Optional
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import jinja2
@@ -25,12 +26,11 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bot.config import settings
 from bot.alerts import staff as alert_staff
-from bot.console import (alerts_view, audit, auth, chart, export, forms, queue, safe_text,
-                         transcript)
-from bot.console.auth import aware
 from bot.alerts.models import QuietPatient
+from bot.config import settings
+from bot.console import alerts_view, audit, auth, chart, export, forms, queue, safe_text, transcript
+from bot.console.auth import aware
 from bot.console.models import REVIEW_OUTCOMES, ROLES, Staff
 from bot.console.settings import ConsoleSettings, console_settings
 from bot.policy import POLICY_VERSION
@@ -534,7 +534,8 @@ async def create_account(request: web.Request) -> web.StreamResponse:
     try:
         await db(request, work)
     except ValueError as problem:
-        return await accounts_page.__wrapped__(request, str(problem), 400)
+        # the page itself (functools.wraps keeps it), which takes an error message
+        return await accounts_page.__wrapped__(request, str(problem), 400)  # type: ignore[attr-defined]
     return redirect("/admin/accounts?done=created")
 
 
@@ -548,7 +549,7 @@ async def update_account(request: web.Request) -> web.StreamResponse:
     try:
         staff_id = int(request.match_info["staff_id"])
     except ValueError:
-        raise web.HTTPNotFound()
+        raise web.HTTPNotFound() from None
 
     def work(s):
         target = s.get(Staff, staff_id)
@@ -577,9 +578,10 @@ async def update_account(request: web.Request) -> web.StreamResponse:
     try:
         await db(request, work)
     except LookupError:
-        raise web.HTTPNotFound()
+        raise web.HTTPNotFound() from None
     except ValueError as problem:
-        return await accounts_page.__wrapped__(request, str(problem), 400)
+        # the page itself (functools.wraps keeps it), which takes an error message
+        return await accounts_page.__wrapped__(request, str(problem), 400)  # type: ignore[attr-defined]
     return redirect("/admin/accounts?done=updated")
 
 

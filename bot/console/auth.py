@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Optional
+from typing import Optional, overload
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,6 +43,14 @@ _hasher = PasswordHasher()  # argon2id, the library's current recommended parame
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: Optional[datetime]) -> Optional[datetime]: ...
 
 
 def aware(value: Optional[datetime]) -> Optional[datetime]:
@@ -129,10 +137,6 @@ def set_role(s: Session, staff: Staff, role: str) -> None:
     staff.role = role
 
 
-def active_admins(s: Session) -> int:
-    return s.scalar(select(func.count()).select_from(Staff)
-                    .where(Staff.role == "admin", Staff.active.is_(True))) or 0
-
 
 def find_staff(s: Session, username: str) -> Optional[Staff]:
     return s.scalar(select(Staff).where(Staff.username == normalise_username(username)))
@@ -207,9 +211,10 @@ def reserve_attempt(s: Session, cfg: ConsoleSettings, username: str, ip: str) ->
         s.delete(attempt)  # a refused attempt is not counted: the lock ends on time
         return Reservation(None, lock)
     staff = find_staff(s, username) if username else None
-    usable = staff is not None and staff.active
-    return Reservation(attempt.id, None, staff.id if usable else None,
-                       staff.password_hash if usable else "")
+    if staff is not None and not staff.active:
+        staff = None  # a disabled account is checked like an unknown one
+    return Reservation(attempt.id, None, staff.id if staff is not None else None,
+                       staff.password_hash if staff is not None else "")
 
 
 def check_password(reservation: Reservation, password: str) -> bool:

@@ -69,7 +69,7 @@ def build(overview: Overview) -> Chart:
     x_labels: list[Tick] = []
     for i, day in enumerate(days):
         x = LEFT + i * slot + (slot - bar_w) / 2
-        y = baseline
+        y: float = baseline
         for slug in STACK:
             n = overview.per_day[day].get(slug, 0)
             if not n:

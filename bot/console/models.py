@@ -15,8 +15,7 @@ one Alembic history: `migrations/versions/0003_console.py`).
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String,
-                        Text)
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text
 
 from bot.storage.models import Base, utcnow
 

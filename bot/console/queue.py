@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable, Iterator, Mapping, Optional, Sequence
+from typing import Optional
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -105,7 +106,7 @@ class Filters:
     search: str = ""
 
     @classmethod
-    def from_query(cls, query: Mapping) -> "Filters":
+    def from_query(cls, query: Mapping) -> Filters:
         """From a request's query or form (a MultiDict or a plain dict); anything invalid
         is dropped rather than trusted."""
         getall = getattr(query, "getall", None)
@@ -208,7 +209,7 @@ class Cursor:
         return f"{int(self.reviewed)}.{self.rank}.{micros}.{self.id}"
 
     @classmethod
-    def decode(cls, value: str) -> Optional["Cursor"]:
+    def decode(cls, value: str) -> Optional[Cursor]:
         match = re.fullmatch(r"([01])\.(\d)\.(\d{1,20})\.(\d{1,18})", value or "")
         if not match:
             return None
@@ -348,8 +349,7 @@ def all_rows(s: Session, f: Filters, limit: int, batch: int = 1000) -> Iterator[
     sent = 0
     while sent < limit:
         current = page(s, f, after, size=min(batch, limit - sent))
-        for row in current.rows:
-            yield row
+        yield from current.rows
         sent += len(current.rows)
         if current.searched or not current.next_cursor:
             return
@@ -464,6 +464,7 @@ def refresh(s: Session, conversation_ids: Iterable[str]) -> int:
     o = TriageOutcome
     for chunk in _chunks(ids):
         state: dict[str, dict] = {}
+        st: Optional[dict]  # one conversation's state; None below when it has none
         for cid, level, n, first, last, max_id in s.execute(
                 select(o.conversation_id, o.level, func.count(), func.min(o.created_at),
                        func.max(o.created_at), func.max(o.id))

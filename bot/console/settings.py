@@ -8,7 +8,6 @@ from dotenv import load_dotenv
 from bot.config import PROJECT_ROOT, env
 
 
-
 def _flag(value: str) -> bool:
     return value.lower() in ("1", "true", "yes", "on")
 

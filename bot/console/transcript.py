@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Optional, cast, overload
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -114,6 +114,14 @@ def _source(source_id: str) -> Source:
     return Source(source_id, SOURCES.get(source_id, source_id))
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
+@overload
+def _utc(value: Optional[datetime]) -> Optional[datetime]: ...
+
+
 def _utc(value: Optional[datetime]) -> Optional[datetime]:
     if value is None:
         return None
@@ -195,7 +203,8 @@ def with_texts(messages: list[Message], texts: list[sms.Text]) -> list[Message]:
             extra.append(_text_message(text))
     merged, i = [], 0
     for message in messages:
-        while i < len(extra) and message.at is not None and extra[i].at < message.at:
+        # every SMS text has a time (sms.Text.at), so `extra` holds no None
+        while i < len(extra) and message.at is not None and cast(datetime, extra[i].at) < message.at:
             merged.append(extra[i])
             i += 1
         merged.append(message)

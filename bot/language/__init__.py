@@ -122,7 +122,8 @@ def _termset(where: str, data: Any, termination: tuple[str, ...] | None) -> dict
 
 def _concepts(data: dict) -> tuple[dict, dict, int, tuple, tuple, dict]:
     check_keys("concepts.yml", data, {"labels", "near", "regex"})
-    labels, topics, seen = {}, {}, {}
+    labels, topics = {}, {}
+    seen: dict[str, str] = {}  # phrase -> the label it is under
     for label, entry in data["labels"].items():
         where = f"concepts.yml: labels.{label}"
         check_keys(where, entry, {"topic", "patterns"})

@@ -17,8 +17,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Union
 
 GAP = "~"
 Token = dict
@@ -28,7 +29,7 @@ Tokenize = Callable[[str], list[str]]
 
 @dataclass(frozen=True)
 class _Group:
-    options: tuple[tuple["_Item", ...], ...]
+    options: tuple[tuple[_Item, ...], ...]
 
 
 _Item = Union[str, _Group]
@@ -175,7 +176,7 @@ def gap_tokens(words: int, clause_breakers) -> Pattern:
     return [{"LOWER": {"NOT_IN": list(clause_breakers)}, "OP": "?"}] * words
 
 
-def compile_phrase(phrase: str, tokenize: Tokenize, gap: Pattern = ()) -> list[Pattern]:
+def compile_phrase(phrase: str, tokenize: Tokenize, gap: Sequence[Token] = ()) -> list[Pattern]:
     """Token patterns that match exactly the phrases `phrase` spells; a "~" word
     becomes the `gap` tokens."""
     patterns = []

@@ -111,6 +111,7 @@ async def cancel(request: web.Request) -> web.Response:
     except (ValueError, KeyError):
         return _error(404, "no such discharge")
     found = await asyncio.to_thread(discharges.get, discharge_id)
+    assert found is not None  # cancel() raised KeyError for an unknown discharge
     return web.json_response(_discharge(*found) | {"cancelled_followups": cancelled})
 
 

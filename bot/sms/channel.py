@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from datetime import timedelta
+from typing import Any, Optional
 from urllib.parse import parse_qsl
 
 import phonenumbers
@@ -32,6 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 
+from bot import rasa_patches
 from bot.channels.rest import handle_retry, store_unprocessed
 from bot.channels.text import clean_message, too_long_line
 from bot.config import settings
@@ -57,10 +59,10 @@ class SmsOutput(CollectingOutputChannel):
     the SMS needs the triage level to put "Call 999 now." first)."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "sms"
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         await self._persist_message(self._message(
             recipient_id, text=message.get("text"),
             buttons=message.get("buttons") or message.get("quick_replies"),
@@ -77,7 +79,7 @@ class PostedForm(dict):
     """
 
     @classmethod
-    def parse(cls, body: bytes) -> "PostedForm":
+    def parse(cls, body: bytes) -> PostedForm:
         form = cls()
         text = body.decode("utf-8", errors="replace")
         for name, value in parse_qsl(text, keep_blank_values=True):
@@ -102,14 +104,15 @@ def _e164(number: str) -> str:
 
 class SmsInput(InputChannel):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "sms"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: Optional[dict[str, Any]]) -> InputChannel:
         return cls()  # settings come from .env (bot.sms.settings), read per request
 
     def __init__(self) -> None:
+        rasa_patches.apply()  # Rasa loads this channel in every server process
         self._senders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sms-send")
         self._background: set = set()
         self._phone_locks: dict[str, asyncio.Lock] = {}

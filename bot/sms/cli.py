@@ -120,7 +120,9 @@ def cmd_list(args) -> int:
     with session() as s:
         ids = list(s.scalars(select(Discharge.id).order_by(Discharge.id.desc()).limit(args.limit)))
     for discharge_id in reversed(ids):
-        discharge, followups = discharges.get(discharge_id)
+        found = discharges.get(discharge_id)
+        assert found is not None  # listed just above
+        discharge, followups = found
         _print_discharge({**discharges.as_dict(discharge, followups),
                           "conversation_id": discharge.conversation_id}, tz)
     return 0

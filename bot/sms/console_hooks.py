@@ -20,10 +20,11 @@ that number among the discharges registered by the time the text came.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Optional, Sequence
+from functools import lru_cache
+from typing import Any, Optional
 
 import phonenumbers
 from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select, union, union_all

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import phonenumbers
 from sqlalchemy import select, update
@@ -139,14 +140,14 @@ def validate(raw: dict, cfg: Optional[SmsSettings] = None,
     unknown = set(raw) - set(CSV_COLUMNS)
     if unknown:
         errors["fields"] = f"unknown: {', '.join(sorted(map(str, unknown)))}"
-    for name, parse in (("phone", lambda v: normalise_phone(v, cfg.default_region)),
+    for key, parse in (("phone", lambda v: normalise_phone(v, cfg.default_region)),
                         ("procedure", parse_procedure),
                         ("procedure_at", lambda v: parse_when(v, cfg, now)),
                         ("is_child", parse_bool)):
         try:
-            values[name] = parse(raw.get(name))
+            values[key] = parse(raw.get(key))
         except ValueError as error:
-            errors[name] = str(error)
+            errors[key] = str(error)
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         errors["name"] = "must be text"

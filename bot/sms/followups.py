@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
-
-from dataclasses import dataclass
 
 from sqlalchemy import exists, or_, select, update
 

@@ -27,9 +27,10 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from typing import Callable, Optional
+from typing import Any, Optional, cast
 
 from aiohttp import web
 
@@ -54,7 +55,8 @@ class ServerThread:
             await self._runner.setup()
             site = web.TCPSite(self._runner, self.host, self.port, backlog=1024)
             await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]
+            # started: its server is asyncio's, which has sockets (AbstractServer's type has not)
+            self.port = cast(asyncio.Server, site._server).sockets[0].getsockname()[1]
 
         self._loop.run_until_complete(start())
         self._ready.set()
@@ -64,7 +66,7 @@ class ServerThread:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self._thread.start()
         self._ready.wait(10)
         return self
@@ -215,8 +217,10 @@ class LocalTwilio(FakeServer):
 
     async def _create(self, request: web.Request) -> web.Response:
         form = await request.post()
-        record = {"to": form.get("To"), "from": form.get("From"), "body": form.get("Body"),
-                  "status_callback": form.get("StatusCallback"), "at": datetime.now(timezone.utc)}
+        # the form's values as posted (Twilio's clients post text fields)
+        record: dict[str, Any] = {
+            "to": form.get("To"), "from": form.get("From"), "body": form.get("Body"),
+            "status_callback": form.get("StatusCallback"), "at": datetime.now(timezone.utc)}
         with self._lock:
             self.requests.append(record)
             failure = self._failures.pop(0) if self._failures else None

@@ -15,8 +15,9 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable, Optional
+from typing import Any, Literal, Optional, overload
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
@@ -33,17 +34,33 @@ ALLOWED_WHEN_OPTED_OUT = {"opt_out", "help"}  # the STOP confirmation, and HELP 
 MAX_DELAY = timedelta(minutes=30)
 
 
+Claimed = Optional[tuple[str, OutboundSms]]  # (claim token, row) of a part sent at once
+
+
+@overload
 def queue(s, *, to: str, body: str, kind: str, now: datetime,
           not_after: Optional[datetime] = None, discharge_id: Optional[int] = None,
           followup_id: Optional[int] = None, inbound_id: Optional[int] = None,
-          claim: bool = False) -> list[int] | tuple[list[int], Optional[tuple[str, OutboundSms]]]:
+          claim: Literal[False] = False) -> list[int]: ...
+@overload
+def queue(s, *, to: str, body: str, kind: str, now: datetime,
+          not_after: Optional[datetime] = None, discharge_id: Optional[int] = None,
+          followup_id: Optional[int] = None, inbound_id: Optional[int] = None,
+          claim: Literal[True]) -> tuple[list[int], Claimed]: ...
+
+
+def queue(s, *, to: str, body: str, kind: str, now: datetime,
+          not_after: Optional[datetime] = None, discharge_id: Optional[int] = None,
+          followup_id: Optional[int] = None, inbound_id: Optional[int] = None,
+          claim: bool = False) -> list[int] | tuple[list[int], Claimed]:
     """Add a text to the outbox inside the caller's transaction; returns the row ids (one
     per part: bodies over Twilio's 1,600 characters are cut into several texts).
 
     With `claim`, the first part is inserted already claimed (`sending`) when nothing older
     to the same number is still waiting, so the caller can send it at once without another
     transaction: returns (ids, (token, row)) then, or (ids, None)."""
-    ids, claimed = [], None
+    ids: list[int] = []
+    claimed: Claimed = None
     older = claim and s.scalar(select(OutboundSms.id).where(
         OutboundSms.to_number == to, OutboundSms.status.in_(OPEN)).limit(1)) is not None
     for part in split_body(body):
@@ -100,7 +117,7 @@ def _finish(row: OutboundSms, token: str, now: datetime, status: str, *,
             sid: Optional[str] = None, error: Optional[str] = None,
             retry_at: Optional[datetime] = None, check: bool = False,
             sent_at: Optional[datetime] = None) -> None:
-    values = {"status": status, "claim_token": None}
+    values: dict[str, Any] = {"status": status, "claim_token": None}
     if sid:
         values.update(twilio_sid=sid, sent_at=sent_at or now)
     if error is not None:

@@ -18,6 +18,7 @@ and per process; the schedule is ours, in the database, and each follow-up is st
 from __future__ import annotations
 
 import threading
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -43,9 +44,9 @@ def start_followup(cfg: SmsSettings, conversation_id: str, is_child: bool) -> li
         raise RasaError("RASA_TOKEN is not set")
     base = f"{cfg.rasa_url}/conversations/{quote(conversation_id, safe='')}"
     params = {"token": cfg.rasa_token, "include_events": "NONE"}
-    events = [{"event": "action", "name": "action_session_start"},
-              {"event": "session_started"},
-              {"event": "action", "name": "action_listen"}]
+    events: list[dict[str, Any]] = [{"event": "action", "name": "action_session_start"},
+                                    {"event": "session_started"},
+                                    {"event": "action", "name": "action_listen"}]
     if is_child:
         events.append({"event": "slot", "name": "patient_is_child", "value": True})
     try:

@@ -9,9 +9,10 @@ is skipped and recorded, never sent late.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Optional, Sequence
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from bot.sms.settings import FollowUpSpec
@@ -26,7 +27,7 @@ class Rules:
     min_gap: timedelta
 
     @classmethod
-    def from_settings(cls, cfg) -> "Rules":
+    def from_settings(cls, cfg) -> Rules:
         return cls(cfg.timezone, cfg.quiet_start, cfg.quiet_end, cfg.send_window, cfg.min_gap)
 
 
@@ -91,7 +92,7 @@ def plan(procedure_at: datetime, specs: Sequence[FollowUpSpec], rules: Rules,
         due = max(due, procedure_at + rules.min_gap)
         dues.append(next_allowed(due, rules))
     planned = []
-    for seq, (spec, due) in enumerate(zip(specs, dues)):
+    for seq, (spec, due) in enumerate(zip(specs, dues, strict=False)):
         end = window_end(due, rules)
         status, reason = "scheduled", None
         later = [d for d in dues[seq + 1:]]

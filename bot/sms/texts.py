@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 from bot.config import Settings
 from bot.policy import FAILSAFE_LINE

@@ -103,8 +103,13 @@ async def serve(cfg: SmsSettings, purge_at: time) -> None:
     await web.TCPSite(runner, cfg.api_host, cfg.api_port).start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+
+    def request_stop() -> None:
+        stop.set()
+        dispatcher.stopping.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: (stop.set(), dispatcher.stopping.set()))
+        loop.add_signal_handler(sig, request_stop)
     logger.info("SMS worker up: discharge API on http://%s:%s, polling every %ss",
                 cfg.api_host, cfg.api_port, cfg.poll_seconds)
     logger.info("Retention purge daily at %s %s: conversations quiet for %s days",

@@ -1,7 +1,7 @@
 """Engine and sessions (SQLAlchemy 1.4 with the 2.0-style API)."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -14,7 +14,7 @@ from bot.config import settings
 CONNECT_TIMEOUT_SECONDS = 5
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine(url: str | None = None) -> Engine:
     url = url or settings().database_url
     if url.startswith("sqlite:///"):

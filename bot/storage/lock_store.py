@@ -15,7 +15,8 @@ the same settings as Rasa's `type: redis` (url, port, db, password, key_prefix..
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional, Text, Tuple, TypeVar
+from collections.abc import Callable
+from typing import Any, Optional, TypeVar
 
 import redis
 from rasa.core.lock import TicketLock
@@ -23,7 +24,7 @@ from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 T = TypeVar("T")
-Change = Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], T]]
+Change = Callable[[Optional[TicketLock]], tuple[Optional[TicketLock], T]]
 
 
 class AtomicRedisLockStore(RedisLockStore):
@@ -33,7 +34,7 @@ class AtomicRedisLockStore(RedisLockStore):
                       **kwargs}
         super().__init__(**kwargs)
 
-    def _change(self, conversation_id: Text, change: Change) -> T:
+    def _change(self, conversation_id: str, change: Change[T]) -> T:
         """Apply `change` (old lock -> new lock or None to delete, result) atomically."""
         key = self.key_prefix + conversation_id
         with self.red.pipeline() as pipe:
@@ -52,8 +53,8 @@ class AtomicRedisLockStore(RedisLockStore):
                 except redis.WatchError:
                     continue  # another replica changed this lock meanwhile: read it again
 
-    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
-        def issue(lock: Optional[TicketLock]) -> Tuple[TicketLock, int]:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def issue(lock: Optional[TicketLock]) -> tuple[TicketLock, int]:
             lock = lock or self.create_lock(conversation_id)
             return lock, lock.issue_ticket(lock_lifetime)
 
@@ -62,25 +63,25 @@ class AtomicRedisLockStore(RedisLockStore):
         except Exception as error:
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 
-    def update_lock(self, conversation_id: Text) -> None:
-        def drop_expired(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
+    def update_lock(self, conversation_id: str) -> None:
+        def drop_expired(lock: Optional[TicketLock]) -> tuple[Optional[TicketLock], None]:
             if lock is not None:
                 lock.remove_expired_tickets()
             return lock, None
 
         self._change(conversation_id, drop_expired)
 
-    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
-        def finish(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        def finish(lock: Optional[TicketLock]) -> tuple[Optional[TicketLock], None]:
             if lock is not None:
                 lock.remove_ticket_for(ticket_number)
             return lock, None
 
         self._change(conversation_id, finish)
 
-    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Give the ticket back; delete the lock if nobody else holds a ticket."""
-        def finish(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
+        def finish(lock: Optional[TicketLock]) -> tuple[Optional[TicketLock], None]:
             if lock is None:
                 return None, None
             lock.remove_ticket_for(ticket_number)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
-Base = declarative_base()
+# Any: SQLAlchemy 1.4 ships no type information, and mypy takes no untyped call as a base class
+Base: Any = declarative_base()
 
 
 def utcnow() -> datetime:

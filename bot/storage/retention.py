@@ -36,15 +36,29 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, delete, exists, func,
-                        insert, inspect, or_, select, update)
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    exists,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement

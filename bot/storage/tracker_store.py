@@ -9,26 +9,30 @@ nothing had been said) and keeps the turn in that process's memory only, never s
 triage bot a silently lost history is unsafe (answers read against the wrong questions, red
 flags already reported forgotten). So for our store the wrapper re-raises: the turn fails,
 and the channel answers with the policy's fail-safe line (bot/channels/rest.py, bot/sms/).
-Found by tests/test_scaled.py (PostgreSQL restart under load).
+Found by tests/test_scaled.py (PostgreSQL restart under load). The wrapper's handlers are
+patched by bot.rasa_patches (patch 3), applied when Rasa constructs this store; the store
+asks for it with `refuses_in_memory_fallback`.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import (FailSafeTrackerStore, SQLTrackerStore, create_engine_kwargs,
-                                     is_postgresql_url)
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, is_postgresql_url
 
+from bot import rasa_patches
 from bot.config import settings
 from bot.storage.db import CONNECT_TIMEOUT_SECONDS, engine
 
-logger = logging.getLogger(__name__)
-
 
 class TriageTrackerStore(SQLTrackerStore):
+    # Read by bot.rasa_patches: a database error fails the turn (see the module docstring).
+    refuses_in_memory_fallback = True
+    engine: sa.engine.Engine  # set by SQLTrackerStore.__init__ (untyped there)
+
     def __init__(self, domain: Optional[Any] = None, event_broker: Optional[Any] = None,
                  **kwargs: Any) -> None:
+        rasa_patches.apply()  # Rasa constructs this store in every server process
         for key in ("host", "url", "dialect", "db", "username", "password"):
             kwargs.pop(key, None)
         url = settings().database_url
@@ -49,19 +53,3 @@ class TriageTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         self.engine = sa.create_engine(url, pool_pre_ping=True, **options)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
-
-
-def _reraise_for_our_store(original):
-    def on_error(wrapper: FailSafeTrackerStore, error: Exception) -> None:
-        if isinstance(wrapper._tracker_store, TriageTrackerStore):
-            logger.error("tracker store failed, turn refused (no in-memory fallback): %s", error)
-            raise error
-        original(wrapper, error)
-    return on_error
-
-
-# Both are called inside the wrapper's `except` blocks: raising there ends the turn.
-FailSafeTrackerStore.on_tracker_store_error = _reraise_for_our_store(
-    FailSafeTrackerStore.on_tracker_store_error)
-FailSafeTrackerStore.on_tracker_store_retrieve_error = _reraise_for_our_store(
-    FailSafeTrackerStore.on_tracker_store_retrieve_error)

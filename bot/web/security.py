@@ -8,7 +8,7 @@ discharge API).
 """
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web, web_response
@@ -40,7 +40,8 @@ def hide_server_software(app: web.Application) -> None:
     requests it cannot even parse (a 400) before any app sees them, so no hook reaches
     those: their header is made to name no version (aiohttp reads this module global as
     it writes each response)."""
-    app.on_response_prepare.append(_drop_server_header)
+    # aiohttp 3.9's Signal annotation predates aiosignal 1.4's (callback argument types)
+    app.on_response_prepare.append(_drop_server_header)  # type: ignore[arg-type]
     web_response.SERVER_SOFTWARE = "aiohttp"
 
 
@@ -53,6 +54,7 @@ def security_middleware(allowed_origins: frozenset[str]):
         cross_origin = origin is not None and not same_origin(origin, request.host)
         allowed = not cross_origin or origin in allowed_origins
         cors_path = request.path.startswith(CORS_PATHS)
+        response: web.StreamResponse
 
         if cors_path and cross_origin and request.method == "OPTIONS":
             response = web.Response(status=204 if allowed else 403)
@@ -75,6 +77,7 @@ def security_middleware(allowed_origins: frozenset[str]):
         if cors_path:
             response.headers["Vary"] = "Origin"
             if cross_origin and allowed:
+                assert origin is not None  # cross_origin: it was sent
                 response.headers["Access-Control-Allow-Origin"] = origin
         response.headers.update({
             "Content-Security-Policy": csp,

@@ -8,8 +8,6 @@ from dotenv import load_dotenv
 
 from bot.config import PROJECT_ROOT, env
 
-
-
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -11,7 +11,6 @@ import ast
 import re
 from collections import defaultdict
 from datetime import datetime, timezone
-from pathlib import Path
 
 from bot.advice import render
 from bot.config import PROJECT_ROOT, settings

@@ -1,4 +1,4 @@
-"""Staff console queue at 100,000 conversations (SQLite): `python -m tests.bench_console`.
+"""Staff console queue at 100,000 conversations (SQLite): `python -m tools.bench_console`.
 
 Seeds a throw-away database (the real Alembic migrations) with 100,000 conversations'
 triage outcomes over a year (5 % with a second outcome), reviews the older 80 %, then

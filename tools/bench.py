@@ -1,5 +1,5 @@
 """`make bench`: the language pipeline's build time and the spaCy extractor alone, written
-to results/bench.json (never asserted in tests). The live servers, memory and training are measured by tests/bench_scale.py."""
+to results/bench.json (never asserted in tests). The live servers, memory and training are measured by tools/bench_scale.py."""
 from __future__ import annotations
 
 import json

@@ -8,7 +8,7 @@ Each gets the same load from tests/load.py: multi-turn conversations (12 turns),
 time and 20 at once; per-turn p50/p95/p99, turns/s, errors, and the servers' memory (RSS).
 Then: how a turn's latency grows with the conversation's length (b, c), a full `rasa train`
 of (a) and of ours, and a py-spy profile of one Rasa server under load (b).
-Results: results/bench_scale.json and .md; the README's table is rewritten from them.
+Results: results/bench_scale.json and .md; the table in docs/benchmarks.md is rewritten from them.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from tests.load import run_load, summary
 
 RESULTS = PROJECT_ROOT / "results" / "bench_scale.json"
 REPORT = PROJECT_ROOT / "results" / "bench_scale.md"
-README = PROJECT_ROOT / "README.md"
+BENCHMARKS_DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
 VENV_BIN = Path(sys.executable).parent
 MODEL = PROJECT_ROOT / "models" / "triage.tar.gz"
 
@@ -293,11 +293,11 @@ def table(results: dict) -> str:
 
 
 def write_readme(text: str) -> None:
-    readme = README.read_text()
+    readme = BENCHMARKS_DOC.read_text()
     start, end = "<!-- bench-scale:start -->", "<!-- bench-scale:end -->"
     if start in readme:
         before, rest = readme.split(start, 1)
-        README.write_text(f"{before}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
+        BENCHMARKS_DOC.write_text(f"{before}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
 """Benchmark: dispatching 10,000 due follow-ups against the fake Twilio API.
 
-`python -m tests.bench_sms [N]` (for `make bench`): a throw-away SQLite database migrated
+`python -m tools.bench_sms [N]` (for `make bench`): a throw-away SQLite database migrated
 with Alembic, N discharges registered, all their evening-of-day-0 follow-ups due at once,
 then one `Dispatcher.run_once` with the default settings (SMS_WORKER_THREADS=8): each
 follow-up is claimed, started through a stand-in for Rasa's trigger_intent API
-(tests/fake_rasa.py: the real Rasa answers a turn in ~100 ms, which would measure Rasa, not
+(tests/fakes/rasa.py: the real Rasa answers a turn in ~100 ms, which would measure Rasa, not
 the dispatcher), queued in the outbox and sent through the `twilio` client to
 bot/sms/local_twilio.py, and every step is recorded in the database. The two fakes run in a
 process of their own (as the real servers would), so the figure is the dispatcher's. Prints
@@ -24,8 +24,8 @@ from pathlib import Path
 
 def _serve_fakes(conn) -> None:
     """In a child process: the fake Twilio and the fake Rasa, until told to stop."""
-    from tests.fake_rasa import FakeRasa
     from bot.sms.local_twilio import LocalTwilio
+    from tests.fakes.rasa import FakeRasa
 
 
     with LocalTwilio() as twilio, FakeRasa() as rasa:
