@@ -9,11 +9,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.tracker_state import channel_of, latest_intent, latest_text, slots_of
+from actions.tracker_state import channel_of, form_read_this_turn, latest_intent, reading_of, slots_of
 from bot.advice import render
 from bot.config import settings
-from bot.dialogue import findings, interpret, unanswered_main_questions
-from bot.extraction import extract
+from bot.dialogue import findings, interpret, red_flag_updates, unanswered_main_questions
 from bot.failures import describe
 from bot.policy import FAILSAFE_LINE, Level
 from bot.storage.outcomes import record_outcome
@@ -33,11 +32,12 @@ class ActionTriageAdvice(Action):
         slots = slots_of(tracker)
         updates: dict[str, Any] = {}
         red_flag_turn = latest_intent(tracker) == "red_flag"
-        if red_flag_turn:
-            # Outside the form nobody has read this message yet (inside it,
-            # reading it again changes nothing: findings only get worse).
-            updates = interpret(extract(latest_text(tracker)), None, slots,
-                                unclear_means_unsure=False)
+        if red_flag_turn and not form_read_this_turn(tracker):
+            # A red flag outside the questions: no action has applied this message's
+            # reading yet (inside them, the form's validation has).
+            reading = reading_of(tracker)
+            updates = (red_flag_updates(reading.red_flags, slots) if reading.extraction is None
+                       else interpret(reading.extraction, None, slots, unclear_means_unsure=False))
             slots = {**slots, **updates}
         assessment = assess(findings(slots))
         if red_flag_turn and assessment.level < Level.EMERGENCY:

@@ -7,6 +7,7 @@ from rasa_sdk import Tracker
 
 from bot.dialogue import FOLLOW_UPS, MAIN_QUESTIONS
 from bot.language.detect import NOT_ENGLISH_INTENT
+from bot.reading import Reading, of_message
 
 STATE_SLOTS = MAIN_QUESTIONS + FOLLOW_UPS + (
     "red_flags", "reask", "unsure_slots", "patient_is_child", "about_someone_else",
@@ -26,6 +27,22 @@ def slots_of(tracker: Tracker) -> dict[str, Any]:
 
 def latest_text(tracker: Tracker) -> str:
     return (tracker.latest_message or {}).get("text") or ""
+
+
+def reading_of(tracker: Tracker) -> Reading:
+    """The NLU's one reading of the latest message (bot.reading)."""
+    return of_message(tracker.latest_message, latest_text(tracker))
+
+
+def form_read_this_turn(tracker: Tracker) -> bool:
+    """Whether the triage form ran since the patient's latest message (its validation has
+    applied the message's reading already)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == "triage_form":
+            return True
+    return False
 
 
 def latest_intent(tracker: Tracker) -> str:

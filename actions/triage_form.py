@@ -9,9 +9,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.tracker_state import OFF_TOPIC_INTENTS, latest_intent, latest_text, replies_to, slots_of
-from bot.dialogue import interpret, next_question, said_something
-from bot.extraction import extract, red_flags_in
+from actions.tracker_state import OFF_TOPIC_INTENTS, latest_intent, reading_of, replies_to, slots_of
+from bot.dialogue import interpret, next_question, red_flag_updates, said_something
+from bot.extraction import Extraction
 from bot.failures import describe
 from bot.language.detect import NOT_ENGLISH_INTENT
 from bot.policy import FAILSAFE_LINE
@@ -20,25 +20,14 @@ from bot.questions import QUESTIONS, wording
 logger = logging.getLogger(__name__)
 
 
-def failsafe_events(text: str, slots: dict[str, Any]) -> list[EventType]:
+def failsafe_events(red_flags: set[str], slots: dict[str, Any]) -> list[EventType]:
     """After a failed reading: end the questions on a red flag, else keep the form
     where it was. The SlotSet of a non-question slot keeps Rasa's form running (a
     validation with no slot set rejects the form)."""
-    try:
-        flags = red_flags_in(text)
-    except Exception as error:
-        logger.error("red-flag check failed too: %s", describe(error))
-        flags = set()
-    if not flags:
+    if not red_flags:
         return [SlotSet("reask", slots.get("reask"))]
-    events: list[EventType] = []
-    if "BLEED_HEAVY" in flags:
-        events.append(SlotSet("bleeding", "heavy"))
-    others = sorted(flags - {"BLEED_HEAVY"})
-    if others:
-        events.append(SlotSet("red_flags", list(dict.fromkeys(
-            list(slots.get("red_flags") or []) + others))))
-    return events + [SlotSet("requested_slot", None)]
+    return [SlotSet(name, value) for name, value in red_flag_updates(red_flags, slots).items()] + [
+        SlotSet("requested_slot", None)]
 
 
 class ValidateTriageForm(FormValidationAction):
@@ -53,17 +42,21 @@ class ValidateTriageForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
+        reading = None
         try:
-            return self._validate(tracker)
+            reading = reading_of(tracker)
+            if reading.failed:
+                raise ValueError("the rules could not read the message")
+            return self._validate(tracker, reading.extraction)
         except Exception as error:
             # Raising here would let Rasa drop the turn and end the form on empty
-            # slots (self-care by accident). Instead: the fail-safe line, a red-flag
-            # check on what can still be read, and the same question again.
+            # slots (self-care by accident). Instead: the fail-safe line, the red
+            # flags that could still be read, and the same question again.
             logger.error("could not read a message in %s: %s", tracker.sender_id, describe(error))
             dispatcher.utter_message(text=FAILSAFE_LINE, json_message={"failsafe": True})
-            return failsafe_events(latest_text(tracker), slots_of(tracker))
+            return failsafe_events(reading.red_flags if reading else set(), slots_of(tracker))
 
-    def _validate(self, tracker: Tracker) -> list[EventType]:
+    def _validate(self, tracker: Tracker, extraction: Extraction) -> list[EventType]:
         if latest_intent(tracker) == NOT_ENGLISH_INTENT:
             # Another language is never read as an answer (a Spanish "no" is not this
             # question's no): no slot filled rejects the form, and a rule gives the
@@ -76,7 +69,7 @@ class ValidateTriageForm(FormValidationAction):
         # so a misread answer can never loop the same question forever.
         off_topic = (latest_intent(tracker) in OFF_TOPIC_INTENTS
                      and replies_to(tracker, requested) <= 1)
-        updates = interpret(extract(latest_text(tracker)), requested, slots,
+        updates = interpret(extraction, requested, slots,
                             unclear_means_unsure=not off_topic)
         if off_topic and not said_something(updates):
             return []  # no slot filled: the form is rejected and a rule answers

@@ -246,6 +246,19 @@ def interpret(ex: Extraction, requested: Optional[str], slots: Slots,
     return updates
 
 
+def red_flag_updates(red_flags: set[str], slots: Slots) -> Slots:
+    """The slot updates for red flags read without the rest of the message (a reading
+    that failed, its red flags taken from a plain copy): heavy bleeding is the bleeding
+    answer, the others join the red-flag list."""
+    updates: Slots = {}
+    if "BLEED_HEAVY" in red_flags:
+        updates["bleeding"] = "heavy"
+    others = sorted(red_flags - {"BLEED_HEAVY"})
+    if others:
+        updates["red_flags"] = list(dict.fromkeys(list(slots.get("red_flags") or []) + others))
+    return updates
+
+
 def said_something(updates: Slots) -> bool:
     """Whether the updates come from the message, not only from follow-up bookkeeping."""
     return any(value not in (None, NOT_ASKED) or slot not in FOLLOW_UPS

@@ -89,6 +89,11 @@ class Extraction:
         scopes = ["*", *QUESTIONS]
         return {s: kinds for s in scopes if (kinds := self._cues_for(s))}
 
+    def preset_cues(self, cues: dict[str, set[str]]) -> None:
+        """Cues worked out elsewhere (bot.reading: by the NLU, where the doc is); a scope
+        not given has none."""
+        self._cue_cache.update(cues)
+
     def _cues_for(self, scope: str) -> set[str]:
         if scope not in self._cue_cache:
             self._cue_cache[scope] = _cues(self.doc, scope) if self.doc is not None else set()

@@ -16,7 +16,8 @@ other intents, and the safety net decides them anyway.
 
 SafetyNetClassifier: the deterministic rules inside Rasa's NLU pipeline.
 
-Runs bot.extraction on every message, after DIET, and overrides it:
+Reads every message once with the rules (bot.reading: the reading goes into the parse
+data, where the actions take it), after DIET, and overrides DIET:
 - the rules find an emergency: the intent becomes `red_flag`, whatever DIET said
   (also in a message otherwise written in another language);
 - the message is not in English (bot.language.detect): `not_english`, whatever
@@ -46,9 +47,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.config import settings
-from bot.extraction import ABSENT, RED_FLAG_LABELS, Extraction, extract, red_flags_in
+from bot.extraction import ABSENT, RED_FLAG_LABELS, Extraction
 from bot.failures import describe
 from bot.language import detect
+from bot.reading import PARSE_KEY, read, to_parse_data
 
 logger = logging.getLogger(__name__)
 RED_FLAG_INTENT = "red_flag"
@@ -71,15 +73,6 @@ def _reads_as_english(text: str, found: Optional[Extraction]) -> bool:
     except Exception as error:  # English is the default: a failed check never blocks a patient
         logger.error("language check failed: %s", describe(error))
         return True
-
-
-def _red_flags_on_a_plain_copy(text: str) -> bool:
-    """After a failed reading: the red flags of an ASCII copy (whatever broke it is gone)."""
-    try:
-        return bool(red_flags_in(text))
-    except Exception as error:
-        logger.error("red-flag check of a plain copy failed too: %s", describe(error))
-        return False
 
 
 def _set_intent(message: Message, name: str) -> None:
@@ -173,19 +166,14 @@ class SafetyNetClassifier(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
+            reading = read(text)  # the one reading of this message (bot.reading)
+            message.set(PARSE_KEY, to_parse_data(reading), add_to_output=True)
             if text.startswith("/"):
                 continue  # an intent typed directly (e.g. "/restart")
-            try:
-                found = extract(text)
-            except Exception as error:  # the net must never take the NLU down with it
-                logger.error("red-flag extraction failed: %s", describe(error))
-                found = None
-                if _red_flags_on_a_plain_copy(text):
-                    _set_intent(message, RED_FLAG_INTENT)
-                    continue
-            if found is not None and found.red_flags:
+            if reading.red_flags:  # read by the rules, or from a plain copy after a failure
                 _set_intent(message, RED_FLAG_INTENT)
                 continue
+            found = reading.extraction
             if not _reads_as_english(text, found):
                 _set_intent(message, detect.NOT_ENGLISH_INTENT)
                 continue

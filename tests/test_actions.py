@@ -10,6 +10,7 @@ from actions import triage_form
 from actions.advice import ActionTriageAdvice
 from actions.conversation import ActionStartAgain, ActionStopTriage
 from actions.triage_form import ValidateTriageForm
+from bot import reading
 from bot.policy import FAILSAFE_LINE
 from bot.storage.outcomes import outcomes_for
 
@@ -18,12 +19,15 @@ DOMAIN: dict = {"forms": {"triage_form": {"required_slots": [
 
 
 def tracker(text: str, slots: dict | None = None, intent: str = "report_symptom",
-            active_loop: str | None = "triage_form", sender: str = "test-user") -> Tracker:
+            active_loop: str | None = "triage_form", sender: str = "test-user",
+            parse_data: dict | None = None) -> Tracker:
+    """A tracker whose latest message has `parse_data` added (the NLU's reading, say);
+    without it the actions read the text themselves, as for a message our NLU never saw."""
     return Tracker.from_dict({
         "sender_id": sender,
         "slots": slots or {},
         "latest_message": {"text": text, "intent": {"name": intent, "confidence": 0.9},
-                           "entities": []},
+                           "entities": [], **(parse_data or {})},
         "events": [{"event": "user", "text": text, "input_channel": "rest",
                     "parse_data": {"intent": {"name": intent}}}],
         "paused": False, "followup_action": None,
@@ -150,7 +154,7 @@ def test_a_reading_that_raises_gives_the_failsafe_line_and_asks_again(monkeypatc
     def broken(_text):
         raise RuntimeError("extraction broke")
 
-    monkeypatch.setattr(triage_form, "extract", broken)
+    monkeypatch.setattr(reading, "extract", broken)
     messages, slots, events = run(ValidateTriageForm(), tracker(
         "my leg is bleeding a lot", {"requested_slot": "bleeding"}))
     assert [m["text"] for m in messages] == [FAILSAFE_LINE]
@@ -159,7 +163,7 @@ def test_a_reading_that_raises_gives_the_failsafe_line_and_asks_again(monkeypatc
 
 
 def test_a_reading_that_raises_still_ends_the_questions_on_a_red_flag(monkeypatch):
-    monkeypatch.setattr(triage_form, "extract", lambda _text: 1 / 0)
+    monkeypatch.setattr(reading, "extract", lambda _text: 1 / 0)
     messages, slots, _ = run(ValidateTriageForm(), tracker(
         "i can't breathe \ud83e", {"requested_slot": "fever", "bleeding": "none"}))
     assert messages[0]["text"] == FAILSAFE_LINE
@@ -183,3 +187,38 @@ def test_self_care_once_every_main_question_is_answered():
         "no", answered, intent="deny", active_loop=None, sender="test-complete"))
     assert slots["triage_level"] == "self_care"
     assert "expected after a biopsy" in messages[0]["text"]
+
+
+def test_the_actions_use_the_nlu_reading_and_never_read_the_message_again(monkeypatch):
+    """One reading per message: the NLU's, from the parse data."""
+    said = "no bleeding, no fever, just a bit sore"
+    stored = {reading.PARSE_KEY: reading.to_parse_data(reading.read(said))}
+    monkeypatch.setattr(reading, "extract", lambda _text: 1 / 0)  # a second reading fails
+    messages, slots, _ = run(ValidateTriageForm(), tracker(
+        said, {"requested_slot": None}, parse_data=stored))
+    assert messages == []
+    assert slots["bleeding"] == "none" and slots["fever"] == "none"
+    assert slots["requested_slot"] == "days_since_procedure"
+
+
+def test_a_red_flag_outside_the_form_is_advised_from_the_nlu_reading(monkeypatch):
+    said = "he's not breathing properly and his lips are blue"
+    stored = {reading.PARSE_KEY: reading.to_parse_data(reading.read(said))}
+    monkeypatch.setattr(reading, "extract", lambda _text: 1 / 0)
+    messages, slots, _ = run(ActionTriageAdvice(), tracker(
+        said, {}, intent="red_flag", active_loop=None, sender="test-one-reading",
+        parse_data=stored))
+    assert slots["triage_level"] == "emergency" and "BREATHING" in slots["red_flags"]
+    assert "999" in messages[0]["text"]
+
+
+def test_a_failed_nlu_reading_still_gives_emergency_advice_for_its_red_flags():
+    """The NLU could not read it but found a red flag on a plain copy: 999, not only the
+    fail-safe line (no action reads the message again)."""
+    stored = {reading.PARSE_KEY: reading.to_parse_data(
+        reading.Reading(None, frozenset({"BLEED_HEAVY"})))}
+    messages, slots, _ = run(ActionTriageAdvice(), tracker(
+        "\u2603 blood everywhere", {}, intent="red_flag", active_loop=None,
+        sender="test-failed-reading", parse_data=stored))
+    assert slots["bleeding"] == "heavy" and slots["triage_level"] == "emergency"
+    assert "999" in messages[0]["text"]

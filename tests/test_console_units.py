@@ -20,6 +20,7 @@ from bot.console.models import LoginAttempt, QueueEntry, Review, StaffSession
 from bot.console.settings import ConsoleSettings
 from bot.storage.db import engine, session
 from bot.storage.models import TriageOutcome
+from bot.storage.times import aware
 
 NOW = datetime.now(timezone.utc)
 
@@ -105,7 +106,7 @@ def test_keyset_pages_give_exactly_the_sorted_filtered_list(own_db):
     tz = queue.settings().timezone
     for f in cases:
         def keep(e: QueueEntry) -> bool:
-            local = auth.aware(e.last_at).astimezone(tz).date()
+            local = aware(e.last_at).astimezone(tz).date()
             return ((not f.levels or e.level in f.levels)
                     and (f.reviewed is None or e.reviewed == f.reviewed)
                     and (not f.channel or e.channel_group == f.channel)
@@ -146,7 +147,7 @@ def test_sync_reads_outcomes_and_patient_messages(own_db):
         rows = {e.conversation_id: e for e in s.scalars(select(QueueEntry))}
         # the highest advice given wins; the last activity moves on
         assert rows["web-1"].level == "contact_team" and rows["web-1"].outcome_count == 3
-        gap = auth.aware(rows["web-1"].last_at) - (t0 + timedelta(minutes=6))
+        gap = aware(rows["web-1"].last_at) - (t0 + timedelta(minutes=6))
         assert abs(gap) < timedelta(milliseconds=1)
         assert rows["sms-1"].channel_group == "sms" and rows["sms-1"].level == "none"
         # refresh is idempotent

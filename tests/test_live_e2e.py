@@ -50,6 +50,28 @@ def test_full_conversation_self_care(live_bot):
     assert stored_user_texts(sender) == ["hi", "no", "nope", "no", "nah", "no"]
 
 
+def test_each_message_is_stored_with_the_one_reading_the_actions_use(live_bot):
+    """The NLU's reading travels with the message (bot.reading): the action server takes
+    it from the parse data instead of reading the message again."""
+    import json
+
+    from bot import reading
+
+    _, bot = live_bot
+    sender = new_sender("reading")
+    bot.say(sender, "hi")
+    bot.say(sender, "no bleeding but he's had a temperature of 38.6")
+    with engine().connect() as db:
+        rows = db.execute(text(
+            "SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"),
+            {"s": sender}).scalars().all()
+    stored = [json.loads(row)["parse_data"][reading.PARSE_KEY] for row in rows]
+    assert all(s["version"] == reading.VERSION for s in stored)
+    assert stored[1]["temperature_c"] == 38.6
+    slots = bot.slots(sender)
+    assert slots["bleeding"] == "none" and slots["fever"] == "present"
+
+
 @pytest.mark.parametrize("position", ["bleeding", "fever", "swelling", "pus", "lymph_nodes"])
 def test_red_flag_at_each_question_gives_999_on_that_turn(live_bot, position):
     _, bot = live_bot

@@ -137,16 +137,16 @@ def test_the_intents_only_the_rules_set_are_named_in_the_config():
 
 def test_a_red_flag_still_wins_when_the_full_reading_fails(monkeypatch):
     """Any exception in the rules: the red-flag check runs again on a plain copy."""
-    from bot import rasa_nlu
+    from bot import extraction, rasa_nlu, reading
 
-    real_extract = rasa_nlu.extract
+    real_extract = extraction.extract
 
     def breaks_on_odd_text(text):
         if "\u2603" in text:
             raise ValueError(f"cannot read {text!r}")
         return real_extract(text)
 
-    monkeypatch.setattr(rasa_nlu, "extract", breaks_on_odd_text)
+    monkeypatch.setattr(reading, "extract", breaks_on_odd_text)
     monkeypatch.setattr("bot.extraction.extract", breaks_on_odd_text)
     from rasa.shared.nlu.training_data.message import Message
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Optional, overload
+from typing import Optional
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,18 +16,6 @@ from bot.alerts.models import Cursor
 OVERLAP = {"outcomes": 200, "events": 1000}
 
 
-@overload
-def aware(value: datetime) -> datetime: ...
-@overload
-def aware(value: None) -> None: ...
-@overload
-def aware(value: Optional[datetime]) -> Optional[datetime]: ...
-
-
-def aware(value: Optional[datetime]) -> Optional[datetime]:
-    """A time read back from SQLite through a column without UTCDateTime (Rasa's, ours
-    aggregated by func.max) is naive UTC."""
-    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
 
 
 def _insert(s: Session, table):

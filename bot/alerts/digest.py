@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.alerts import outbox, png, staff
-from bot.alerts.db import aware
 from bot.alerts.facts import channel_label, level_label, local_time
 from bot.alerts.models import INCOMPLETE, NO_REPLY, Alert, Bundle, Delivery, QuietPatient
 from bot.alerts.settings import AlertSettings
@@ -31,6 +30,7 @@ from bot.console import queue as console_queue
 from bot.sms.models import Discharge, OutboundSms
 from bot.storage.db import session
 from bot.storage.models import TriageOutcome
+from bot.storage.times import aware
 
 logger = logging.getLogger(__name__)
 LISTED = 50  # rows per list; the counts are always whole

@@ -23,13 +23,14 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, func, select, update
 
 from bot.alerts.conversation import state_of
-from bot.alerts.db import advance_cursor, aware, insert_ignore, read_cursor, upsert_latest
+from bot.alerts.db import advance_cursor, insert_ignore, read_cursor, upsert_latest
 from bot.alerts.models import INCOMPLETE, NO_REPLY, QuietPatient, Watch
 from bot.alerts.settings import AlertSettings
 from bot.console.events import EVENTS, events_exist
 from bot.console.queue import channel_group
 from bot.sms.models import Discharge, InboundSms, OutboundSms
 from bot.storage.db import session
+from bot.storage.times import aware
 
 logger = logging.getLogger(__name__)
 SOURCE = "events"

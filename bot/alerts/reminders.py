@@ -15,7 +15,6 @@ from typing import Optional
 
 from sqlalchemy import func, select, update
 
-from bot.alerts.db import aware
 from bot.alerts.models import INCOMPLETE, QuietPatient
 from bot.config import Settings
 from bot.policy import FAILSAFE_LINE
@@ -25,6 +24,7 @@ from bot.sms.schedule import Rules, is_quiet, next_quiet_start
 from bot.sms.settings import SmsSettings, sms_settings
 from bot.sms.texts import to_gsm
 from bot.storage.db import session
+from bot.storage.times import aware
 
 logger = logging.getLogger(__name__)
 

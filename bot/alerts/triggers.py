@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from bot.alerts import outbox
-from bot.alerts.db import advance_cursor, aware, insert_ignore, read_cursor
+from bot.alerts.db import advance_cursor, insert_ignore, read_cursor
 from bot.alerts.facts import (
     ROUTE_NOTES,
     AlertFacts,
@@ -35,6 +35,7 @@ from bot.policy import Level
 from bot.sms.models import Discharge
 from bot.storage.db import session
 from bot.storage.models import TriageOutcome
+from bot.storage.times import aware
 
 logger = logging.getLogger(__name__)
 SOURCE = "outcomes"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Optional, overload
+from typing import Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from bot.alerts.models import NO_REPLY, Bundle, Delivery, QuietPatient
 from bot.console.queue import CHANNEL_GROUPS, PROCEDURES, LevelInfo, level_info
 from bot.sms import console_hooks as sms
 from bot.sms.models import Discharge
+from bot.storage.times import aware
 
 ROUTES = {"department": "the department", "on_call": "the on-call address",
           "held": "held for the next opening"}
@@ -25,18 +26,6 @@ REMINDERS = {"waiting": "reminder text waiting for the end of the quiet hours",
              "cancelled": "no reminder (the follow-ups were cancelled)", "not_sms": ""}
 
 
-@overload
-def _utc(value: datetime) -> datetime: ...
-@overload
-def _utc(value: None) -> None: ...
-@overload
-def _utc(value: Optional[datetime]) -> Optional[datetime]: ...
-
-
-def _utc(value: Optional[datetime]) -> Optional[datetime]:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 @dataclass
@@ -71,17 +60,17 @@ def alert_view(row: staff.AlertRow) -> AlertView:
     a = row.alert
     return AlertView(id=a.id, conversation_id=a.conversation_id, level=level_info(a.level),
                      channel=CHANNEL_GROUPS.get(a.channel_group, a.channel),
-                     raised_at=_utc(a.raised_at), route=ROUTES.get(a.route, a.route),
+                     raised_at=aware(a.raised_at), route=ROUTES.get(a.route, a.route),
                      state=row.delivery_state,
                      told=[_delivery_line(d) for d in row.deliveries],
-                     acknowledged_at=_utc(a.acknowledged_at),
+                     acknowledged_at=aware(a.acknowledged_at),
                      acknowledged_by=a.acknowledged_by or "",
-                     held_until=_utc(a.held_until) if a.released_at is None else None)
+                     held_until=aware(a.held_until) if a.released_at is None else None)
 
 
 def sent_times(rows: list[staff.AlertRow]) -> dict[int, Optional[datetime]]:
     """alert id -> when its first message went out."""
-    return {r.alert.id: min((_utc(d.sent_at) for d in r.deliveries if d.sent_at), default=None)
+    return {r.alert.id: min((aware(d.sent_at) for d in r.deliveries if d.sent_at), default=None)
             for r in rows}
 
 
@@ -113,9 +102,9 @@ def quiet_views(s: Session, marks: list[QuietPatient]) -> list[QuietView]:
         v = QuietView(id=m.id, kind=m.kind, title=staff.QUIET_TITLES.get(m.kind, m.kind),
                       conversation_id=m.conversation_id,
                       channel=CHANNEL_GROUPS.get(m.channel_group, m.channel_group),
-                      since=_utc(m.since), what=staff.describe_quiet(m),
+                      since=aware(m.since), what=staff.describe_quiet(m),
                       reminder=REMINDERS.get(m.reminder or "", m.reminder or ""),
-                      resolved_at=_utc(m.resolved_at), resolution=m.resolution or "")
+                      resolved_at=aware(m.resolved_at), resolution=m.resolution or "")
         d = discharges.get(m.discharge_id)
         if d is not None:
             v.phone = sms.phone_for_display(d.phone, region=region)
@@ -140,7 +129,7 @@ def since_last_digest(s: Session, now: datetime) -> datetime:
     """The digest's period: since the last digest, or the last day when none went out."""
     last = s.scalar(select(func.max(Bundle.period_end))
                     .where(Bundle.kind.in_(("daily", "manual"))))
-    return _utc(last) if last else now - timedelta(days=1)
+    return aware(last) if last else now - timedelta(days=1)
 
 
 def figures(s: Session, now: Optional[datetime] = None) -> staff.Figures:

@@ -30,11 +30,11 @@ from bot.alerts import staff as alert_staff
 from bot.alerts.models import QuietPatient
 from bot.config import settings
 from bot.console import alerts_view, audit, auth, chart, export, forms, queue, safe_text, transcript
-from bot.console.auth import aware
 from bot.console.models import REVIEW_OUTCOMES, ROLES, Staff
 from bot.console.settings import ConsoleSettings, console_settings
 from bot.policy import POLICY_VERSION
 from bot.storage.db import session as db_session
+from bot.storage.times import aware
 from bot.web.security import hide_server_software
 
 logger = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Optional, overload
+from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from bot.console.models import ROLES, LoginAttempt, Staff, StaffSession
 from bot.console.settings import ConsoleSettings
+from bot.storage.times import aware
 
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
@@ -45,19 +46,6 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-@overload
-def aware(value: datetime) -> datetime: ...
-@overload
-def aware(value: None) -> None: ...
-@overload
-def aware(value: Optional[datetime]) -> Optional[datetime]: ...
-
-
-def aware(value: Optional[datetime]) -> Optional[datetime]:
-    """SQLite gives back naive datetimes; everything we store is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 # --- passwords -----------------------------------------------------------------------

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Optional
 
 from bot.config import settings
-from bot.console.auth import aware
 from bot.console.models import REVIEW_OUTCOMES
 from bot.console.queue import CHANNEL_GROUPS, QueueRow
 from bot.console.safe_text import showable
+from bot.storage.times import aware
 
 HEADER = ["conversation_id", "channel", "level", "first_activity", "last_activity",
           "advice_given", "reviewed", "review_outcome", "reviewed_by", "reviewed_at",

@@ -31,7 +31,6 @@ from sqlalchemy.sql import ColumnElement
 
 from bot.alerts import staff as alert_staff
 from bot.config import settings
-from bot.console.auth import aware
 from bot.console.events import EVENTS, event_data, events_exist, mapping, text_of
 from bot.console.models import REVIEW_OUTCOMES, QueueEntry, Review, Staff, SyncMark
 from bot.console.safe_text import storable, without_controls
@@ -39,6 +38,7 @@ from bot.policy import Level
 from bot.sms import console_hooks as sms
 from bot.storage.db import session as db_session
 from bot.storage.models import TriageOutcome
+from bot.storage.times import aware
 
 # --- levels --------------------------------------------------------------------------
 

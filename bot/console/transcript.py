@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Optional, cast, overload
+from typing import Optional, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from bot.console.safe_text import storable
 from bot.policy import POLICY_VERSION, RULES, RULES_BY_FINDING, SOURCES
 from bot.sms import console_hooks as sms
 from bot.storage.models import TriageOutcome
+from bot.storage.times import aware
 
 MAX_EVENTS = 5000  # a conversation is tens of turns; this only bounds a pathological one
 
@@ -114,18 +115,6 @@ def _source(source_id: str) -> Source:
     return Source(source_id, SOURCES.get(source_id, source_id))
 
 
-@overload
-def _utc(value: datetime) -> datetime: ...
-@overload
-def _utc(value: None) -> None: ...
-@overload
-def _utc(value: Optional[datetime]) -> Optional[datetime]: ...
-
-
-def _utc(value: Optional[datetime]) -> Optional[datetime]:
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _messages(s: Session, conversation_id: str) -> tuple[list[Message], bool]:
@@ -174,7 +163,7 @@ def _outcome_view(outcome: TriageOutcome) -> OutcomeView:
             quote=rule.quote if rule else ""))
     advice = [AdviceRow(str(a), [_source(x) for x in ADVICE_SOURCES.get(a, ())])
               for a in outcome.advice_ids or []]
-    return OutcomeView(outcome=outcome, level=level_info(outcome.level), at=_utc(outcome.created_at),
+    return OutcomeView(outcome=outcome, level=level_info(outcome.level), at=aware(outcome.created_at),
                        findings=findings, advice=advice,
                        cited=[_source(x) for x in outcome.sources or []],
                        current_policy=outcome.policy_version == POLICY_VERSION)
