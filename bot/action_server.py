@@ -74,7 +74,7 @@ def build_app(token: str, actions_package: str = "actions") -> Sanic:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = build_app(env("ACTION_SERVER_TOKEN"))
-    host, port = env("ACTION_HOST", "127.0.0.1"), int(env("ACTION_PORT", "5055"))
+    host, port = env("ACTION_HOST"), int(env("ACTION_PORT"))
     logger.info("action server on http://%s:%s (token required)", host, port)
     app.run(host, port, workers=1, access_log=False, motd=False)
 

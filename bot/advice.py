@@ -99,7 +99,6 @@ SHORT_SOURCES: dict[str, str] = {
 IR_LEAFLET = "001_62516bfdb6031490.txt"
 GET_BACK_IN_TOUCH_SOURCES = ("000_ecb0106ea3e68fc3.txt", "004_d13a5a57ce23216f.txt")
 ADVICE_PATH = "/advice/{level}"
-DEFAULT_PUBLIC_WEB_URL = "http://localhost:8000"
 
 # Self-care lines (policy "Self-care advice"), each with its leaflet.
 SELF_CARE_LINES = [
@@ -193,7 +192,7 @@ def unclear_lines(unclear: Iterable[str]) -> list[str]:
 
 def advice_url(level: Level) -> str:
     """The public page with the full cited advice for `level` (bot.web.advice_page)."""
-    base = env("PUBLIC_WEB_URL", DEFAULT_PUBLIC_WEB_URL).rstrip("/")
+    base = env("PUBLIC_WEB_URL").rstrip("/")
     return base + ADVICE_PATH.format(level=level.slug)
 
 

@@ -11,8 +11,6 @@ import sys
 
 from bot.config import env
 
-DEFAULT_MAX_REQUEST_BYTES = 2 * 1024 * 1024
-
 
 def rasa_arguments(args: list[str], token: str) -> list[str]:
     if "--auth-token" in args:
@@ -26,7 +24,7 @@ def main() -> None:
     if "--enable-api" in args and not token:
         raise SystemExit("error: RASA_TOKEN is empty; the HTTP API is never started without a token.")
     # Sanic reads SANIC_* variables into its config when Rasa creates the app.
-    os.environ["SANIC_REQUEST_MAX_SIZE"] = env("MAX_REQUEST_BYTES", str(DEFAULT_MAX_REQUEST_BYTES))
+    os.environ["SANIC_REQUEST_MAX_SIZE"] = env("MAX_REQUEST_BYTES")
     sys.argv = rasa_arguments(args, token)
     from rasa.__main__ import main as rasa_main
 

@@ -10,7 +10,6 @@ same URLs as in the one-process profile: nginx listens on RASA_PORT and ACTION_P
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -92,13 +91,13 @@ class ScaledStack(Stack):
 
 
 def main() -> None:
-    data_dir = PROJECT_ROOT / env("SCALED_DATA_DIR", "var/scaled")
+    data_dir = PROJECT_ROOT / env("SCALED_DATA_DIR")
     stack = ScaledStack(
-        rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
-        token=os.environ["RASA_TOKEN"], web_port=int(os.environ["WEB_PORT"]),
-        data_dir=data_dir, replicas=int(env("SCALED_RASA_REPLICAS", "2")),
-        pg_port=int(env("SCALED_POSTGRES_PORT", "5433")),
-        redis_port=int(env("SCALED_REDIS_PORT", "6380")), model="models/triage.tar.gz")
+        rasa_port=int(env("RASA_PORT")), action_port=int(env("ACTION_PORT")),
+        token=env("RASA_TOKEN"), web_port=int(env("WEB_PORT")),
+        data_dir=data_dir, replicas=int(env("SCALED_RASA_REPLICAS")),
+        pg_port=int(env("SCALED_POSTGRES_PORT")),
+        redis_port=int(env("SCALED_REDIS_PORT")), model="models/triage.tar.gz")
     replicas = ", ".join(f"{name} :{port}" for name, port in stack.replica_ports.items())
     serve(stack, f"Starting PostgreSQL, Redis, {len(stack.replica_ports)} Rasa replicas, the action "
                  "server and nginx (a minute or two)...", lambda: f"""

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
-from bot.config import PROJECT_ROOT
+from bot.config import PROJECT_ROOT, env
 
 
 def free_port() -> int:
@@ -241,8 +241,8 @@ def serve(stack: Stack, starting: str, banner: Callable[[], str]) -> None:
         if local_twilio:
             stack.start_local_twilio(sms_settings().local_twilio_port)
         stack.start()
-        console_url = stack.start_console(int(os.environ.get("CONSOLE_PORT", "8001")))
-        sms_url = stack.start_sms_worker(int(os.environ.get("SMS_API_PORT", "5006")))
+        console_url = stack.start_console(int(env("CONSOLE_PORT")))
+        sms_url = stack.start_sms_worker(int(env("SMS_API_PORT")))
     except Exception as error:
         print(f"error: {error}", file=sys.stderr)
         stack.stop()
@@ -262,8 +262,8 @@ def serve(stack: Stack, starting: str, banner: Callable[[], str]) -> None:
 
 
 def main() -> None:
-    stack = Stack(rasa_port=int(os.environ["RASA_PORT"]), action_port=int(os.environ["ACTION_PORT"]),
-                  token=os.environ["RASA_TOKEN"], web_port=int(os.environ["WEB_PORT"]))
+    stack = Stack(rasa_port=int(env("RASA_PORT")), action_port=int(env("ACTION_PORT")),
+                  token=env("RASA_TOKEN"), web_port=int(env("WEB_PORT")))
     serve(stack, "Starting the action server, the Rasa server and the web chat (about a minute)...",
           lambda: f"""
 Post-biopsy triage bot is running (logs in var/log/). Ctrl-C stops everything.

@@ -31,12 +31,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.advice import ActionTriageAdvice
 from actions.conversation import ActionStartAgain, ActionStopTriage
 from bot.channels.text import too_long_line
-from bot.config import PROJECT_ROOT, Settings, _days, parse_time, settings
+from bot.config import DEFAULTS, PROJECT_ROOT, Settings, _days, parse_time, settings
 from bot.policy import FAILSAFE_LINE, RULES, Level
 from bot.questions import MAIN_QUESTIONS, QUESTIONS
 from bot.sms import texts
 from bot.sms.models import PROCEDURES
-from bot.sms.settings import DEFAULT_FOLLOWUPS, parse_followups
+from bot.sms.settings import parse_followups
 from bot.sms.texts import render_messages, segments
 from bot.triage import assess
 
@@ -154,7 +154,7 @@ def finding_combinations() -> Iterator[tuple[str, tuple[str, ...]]]:
 def own_texts() -> Iterator[tuple[str, str]]:
     """Our own texts: follow-ups, keywords, unknown senders, no text, fail-safe, too long."""
     greeting = {"text": DOMAIN_RESPONSES["utter_greet"]}
-    for spec in parse_followups(DEFAULT_FOLLOWUPS):
+    for spec in parse_followups(DEFAULTS["SMS_FOLLOWUPS"]):
         for procedure, child, use_names in itertools.product(PROCEDURES, (False, True),
                                                              (False, True)):
             bot_text = sms([greeting, question_messages("bleeding", child, False)])

@@ -107,7 +107,7 @@ def _smtp() -> Optional[Smtp]:
     host = env("ALERT_SMTP_HOST")
     if not host:
         return None
-    ssl = parse_flag(env("ALERT_SMTP_SSL", "false"), "ALERT_SMTP_SSL")
+    ssl = parse_flag(env("ALERT_SMTP_SSL"), "ALERT_SMTP_SSL")
     sender = env("ALERT_EMAIL_FROM")
     if not sender:
         raise ValueError("ALERT_EMAIL_FROM: set the From address of the alert emails")
@@ -116,24 +116,24 @@ def _smtp() -> Optional[Smtp]:
                 starttls=parse_flag(env("ALERT_SMTP_STARTTLS", "false" if ssl else "true"),
                                     "ALERT_SMTP_STARTTLS"),
                 ssl=ssl, username=env("ALERT_SMTP_USERNAME"), password=env("ALERT_SMTP_PASSWORD"),
-                timeout=float(env("ALERT_SMTP_TIMEOUT_SECONDS", "20")), sender=sender,
+                timeout=float(env("ALERT_SMTP_TIMEOUT_SECONDS")), sender=sender,
                 ca_file=env("ALERT_SMTP_CA_FILE"))
 
 
 def alert_settings() -> AlertSettings:
     core = settings()  # loads .env (the environment wins)
-    webhook_format = env("ALERT_WEBHOOK_FORMAT", "plain").lower()
+    webhook_format = env("ALERT_WEBHOOK_FORMAT").lower()
     if webhook_format not in WEBHOOK_FORMATS:
         raise ValueError(f"ALERT_WEBHOOK_FORMAT: {webhook_format!r} is not one of "
                          f"{', '.join(WEBHOOK_FORMATS)}")
-    in_a_row = int(env("ALERT_NO_REPLY_IN_A_ROW", "2"))
+    in_a_row = int(env("ALERT_NO_REPLY_IN_A_ROW"))
     if in_a_row < 1:
         raise ValueError("ALERT_NO_REPLY_IN_A_ROW must be at least 1")
     email_to = addresses(env("ALERT_EMAIL_TO"))
-    console_port = env("CONSOLE_PORT", "8001")
+    console_port = env("CONSOLE_PORT")
     return AlertSettings(
-        sms_threshold=parse_level(env("ALERT_LEVEL_SMS", "contact_team"), "ALERT_LEVEL_SMS"),
-        web_threshold=parse_level(env("ALERT_LEVEL_WEB", "urgent"), "ALERT_LEVEL_WEB"),
+        sms_threshold=parse_level(env("ALERT_LEVEL_SMS"), "ALERT_LEVEL_SMS"),
+        web_threshold=parse_level(env("ALERT_LEVEL_WEB"), "ALERT_LEVEL_WEB"),
         smtp=_smtp(),
         email_to=email_to,
         email_on_call=addresses(env("ALERT_EMAIL_ON_CALL")),
@@ -141,22 +141,22 @@ def alert_settings() -> AlertSettings:
         webhook_on_call_url=env("ALERT_WEBHOOK_ON_CALL_URL"),
         webhook_format=webhook_format,
         webhook_secret=env("ALERT_WEBHOOK_SECRET"),
-        webhook_timeout=float(env("ALERT_WEBHOOK_TIMEOUT_SECONDS", "10")),
+        webhook_timeout=float(env("ALERT_WEBHOOK_TIMEOUT_SECONDS")),
         console_url=env("CONSOLE_PUBLIC_URL", f"http://127.0.0.1:{console_port}").rstrip("/"),
-        include_patient_details=parse_flag(env("ALERT_INCLUDE_PATIENT_DETAILS", "false"),
+        include_patient_details=parse_flag(env("ALERT_INCLUDE_PATIENT_DETAILS"),
                                            "ALERT_INCLUDE_PATIENT_DETAILS"),
-        backfill=timedelta(hours=float(env("ALERT_BACKFILL_HOURS", "24"))),
-        lease=timedelta(seconds=float(env("ALERT_LEASE_SECONDS", "300"))),
-        retry_base=timedelta(seconds=float(env("ALERT_RETRY_BASE_SECONDS", "30"))),
-        retry_max=timedelta(seconds=float(env("ALERT_RETRY_MAX_SECONDS", "300"))),
-        give_up_after=timedelta(hours=float(env("ALERT_GIVE_UP_HOURS", "24"))),
-        no_reply_after=timedelta(hours=float(env("ALERT_NO_REPLY_HOURS", "24"))),
+        backfill=timedelta(hours=float(env("ALERT_BACKFILL_HOURS"))),
+        lease=timedelta(seconds=float(env("ALERT_LEASE_SECONDS"))),
+        retry_base=timedelta(seconds=float(env("ALERT_RETRY_BASE_SECONDS"))),
+        retry_max=timedelta(seconds=float(env("ALERT_RETRY_MAX_SECONDS"))),
+        give_up_after=timedelta(hours=float(env("ALERT_GIVE_UP_HOURS"))),
+        no_reply_after=timedelta(hours=float(env("ALERT_NO_REPLY_HOURS"))),
         no_reply_in_a_row=in_a_row,
-        incomplete_after=timedelta(minutes=float(env("ALERT_INCOMPLETE_MINUTES", "120"))),
-        no_reply_lookback=timedelta(days=float(env("ALERT_NO_REPLY_LOOKBACK_DAYS", "14"))),
-        sms_reminder=parse_flag(env("ALERT_SMS_REMINDER", "true"), "ALERT_SMS_REMINDER"),
+        incomplete_after=timedelta(minutes=float(env("ALERT_INCOMPLETE_MINUTES"))),
+        no_reply_lookback=timedelta(days=float(env("ALERT_NO_REPLY_LOOKBACK_DAYS"))),
+        sms_reminder=parse_flag(env("ALERT_SMS_REMINDER"), "ALERT_SMS_REMINDER"),
         digest_to=addresses(env("ALERT_DIGEST_TO")) or email_to,
-        digest_at=parse_time(env("ALERT_DIGEST_AT", "08:30"), "ALERT_DIGEST_AT"),
+        digest_at=parse_time(env("ALERT_DIGEST_AT"), "ALERT_DIGEST_AT"),
         core=core,
     )
 

@@ -3,13 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dotenv import load_dotenv
-
-from bot.config import PROJECT_ROOT, env
-
-
-def _flag(value: str) -> bool:
-    return value.lower() in ("1", "true", "yes", "on")
+from bot.config import env, parse_flag
 
 
 @dataclass(frozen=True)
@@ -31,20 +25,19 @@ class ConsoleSettings:
 
 
 def console_settings() -> ConsoleSettings:
-    load_dotenv(PROJECT_ROOT / ".env", override=False)
-    secure = env("CONSOLE_SECURE_COOKIES", "auto").lower()
+    secure = env("CONSOLE_SECURE_COOKIES").lower()
     if secure not in ("auto", "true", "false"):
         raise ValueError("CONSOLE_SECURE_COOKIES must be auto, true or false")
     return ConsoleSettings(
-        host=env("CONSOLE_HOST", "127.0.0.1"),
-        port=int(env("CONSOLE_PORT", "8001")),
+        host=env("CONSOLE_HOST"),
+        port=int(env("CONSOLE_PORT")),
         secure_cookies=secure,
-        trust_proxy=_flag(env("CONSOLE_TRUST_PROXY", "false")),
-        session_idle_minutes=int(env("CONSOLE_SESSION_IDLE_MINUTES", "60")),
-        session_max_hours=int(env("CONSOLE_SESSION_MAX_HOURS", "12")),
-        lockout_attempts=int(env("CONSOLE_LOCKOUT_ATTEMPTS", "5")),
-        lockout_minutes=int(env("CONSOLE_LOCKOUT_MINUTES", "15")),
-        ip_failure_limit=int(env("CONSOLE_IP_FAILURE_LIMIT", "50")),
-        page_size=int(env("CONSOLE_PAGE_SIZE", "50")),
-        sync_interval_seconds=float(env("CONSOLE_SYNC_INTERVAL_SECONDS", "5")),
+        trust_proxy=parse_flag(env("CONSOLE_TRUST_PROXY"), "CONSOLE_TRUST_PROXY"),
+        session_idle_minutes=int(env("CONSOLE_SESSION_IDLE_MINUTES")),
+        session_max_hours=int(env("CONSOLE_SESSION_MAX_HOURS")),
+        lockout_attempts=int(env("CONSOLE_LOCKOUT_ATTEMPTS")),
+        lockout_minutes=int(env("CONSOLE_LOCKOUT_MINUTES")),
+        ip_failure_limit=int(env("CONSOLE_IP_FAILURE_LIMIT")),
+        page_size=int(env("CONSOLE_PAGE_SIZE")),
+        sync_interval_seconds=float(env("CONSOLE_SYNC_INTERVAL_SECONDS")),
     )

@@ -11,10 +11,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.config import Settings, env, parse_flag, parse_time, settings
-
-DEFAULT_FOLLOWUPS = "0@18:00,1@10:00,3@10:00,7@10:00"
-TWILIO_API = "https://api.twilio.com"
+from bot.config import Settings, env, parse_flag, parse_time, rasa_url, settings
 
 
 @dataclass(frozen=True)
@@ -107,45 +104,45 @@ LOCAL_TWILIO = {"account_sid": "AC" + "0" * 32, "auth_token": "local-stand-in-fo
 
 def _local_twilio(port: int) -> dict:
     return {**LOCAL_TWILIO, "api_base_url": f"http://127.0.0.1:{port}",
-            "webhook_url": f"http://127.0.0.1:{env('RASA_PORT', '5005')}/webhooks/sms/webhook"}
+            "webhook_url": f"http://127.0.0.1:{env('RASA_PORT')}/webhooks/sms/webhook"}
 
 
 def sms_settings() -> SmsSettings:
     core = settings()  # loads .env (the environment wins)
-    quiet_start, quiet_end = parse_quiet_hours(env("SMS_QUIET_HOURS", "21:00-08:00"))
-    followups = parse_followups(env("SMS_FOLLOWUPS", DEFAULT_FOLLOWUPS))
+    quiet_start, quiet_end = parse_quiet_hours(env("SMS_QUIET_HOURS"))
+    followups = parse_followups(env("SMS_FOLLOWUPS"))
     if not followups:
         raise ValueError("SMS_FOLLOWUPS is empty")
-    local = parse_flag(env("SMS_LOCAL_TWILIO", "false"), "SMS_LOCAL_TWILIO")
-    local_port = int(env("SMS_LOCAL_TWILIO_PORT", "5007"))
+    local = parse_flag(env("SMS_LOCAL_TWILIO"), "SMS_LOCAL_TWILIO")
+    local_port = int(env("SMS_LOCAL_TWILIO_PORT"))
     twilio = (_local_twilio(local_port) if local else
               {"account_sid": env("TWILIO_ACCOUNT_SID"), "auth_token": env("TWILIO_AUTH_TOKEN"),
                "from_number": env("TWILIO_FROM_NUMBER"),
-               "api_base_url": env("TWILIO_API_BASE_URL", TWILIO_API).rstrip("/"),
+               "api_base_url": env("TWILIO_API_BASE_URL").rstrip("/"),
                "webhook_url": env("SMS_WEBHOOK_URL")})
     return SmsSettings(
         **twilio,
         followups=followups,
         quiet_start=quiet_start,
         quiet_end=quiet_end,
-        send_window=timedelta(minutes=float(env("SMS_SEND_WINDOW_MINUTES", "180"))),
-        min_gap=timedelta(minutes=float(env("SMS_MIN_GAP_MINUTES", "120"))),
-        skip_if_active=timedelta(minutes=float(env("SMS_SKIP_IF_ACTIVE_MINUTES", "120"))),
+        send_window=timedelta(minutes=float(env("SMS_SEND_WINDOW_MINUTES"))),
+        min_gap=timedelta(minutes=float(env("SMS_MIN_GAP_MINUTES"))),
+        skip_if_active=timedelta(minutes=float(env("SMS_SKIP_IF_ACTIVE_MINUTES"))),
         api_token=env("SMS_API_TOKEN"),
-        api_host=env("SMS_API_HOST", "127.0.0.1"),
-        api_port=int(env("SMS_API_PORT", "5006")),
-        default_region=env("SMS_DEFAULT_REGION", "GB").upper(),
-        rasa_url=env("RASA_URL", f"http://127.0.0.1:{env('RASA_PORT', '5005')}").rstrip("/"),
+        api_host=env("SMS_API_HOST"),
+        api_port=int(env("SMS_API_PORT")),
+        default_region=env("SMS_DEFAULT_REGION").upper(),
+        rasa_url=rasa_url(),
         rasa_token=env("RASA_TOKEN"),
-        followup_intent=env("SMS_FOLLOWUP_INTENT", "greet"),
-        poll_seconds=float(env("SMS_POLL_SECONDS", "5")),
-        threads=max(1, int(env("SMS_WORKER_THREADS", "8"))),
-        lease=timedelta(seconds=float(env("SMS_LEASE_SECONDS", "120"))),
-        max_attempts=max(1, int(env("SMS_MAX_ATTEMPTS", "6"))),
-        retry_base=timedelta(seconds=float(env("SMS_RETRY_BASE_SECONDS", "30"))),
-        reply_max_age=timedelta(minutes=float(env("SMS_REPLY_MAX_AGE_MINUTES", "60"))),
-        http_timeout=float(env("SMS_HTTP_TIMEOUT_SECONDS", "20")),
-        use_names=parse_flag(env("SMS_USE_NAMES", "false"), "SMS_USE_NAMES"),
+        followup_intent=env("SMS_FOLLOWUP_INTENT"),
+        poll_seconds=float(env("SMS_POLL_SECONDS")),
+        threads=max(1, int(env("SMS_WORKER_THREADS"))),
+        lease=timedelta(seconds=float(env("SMS_LEASE_SECONDS"))),
+        max_attempts=max(1, int(env("SMS_MAX_ATTEMPTS"))),
+        retry_base=timedelta(seconds=float(env("SMS_RETRY_BASE_SECONDS"))),
+        reply_max_age=timedelta(minutes=float(env("SMS_REPLY_MAX_AGE_MINUTES"))),
+        http_timeout=float(env("SMS_HTTP_TIMEOUT_SECONDS")),
+        use_names=parse_flag(env("SMS_USE_NAMES"), "SMS_USE_NAMES"),
         local_twilio=local,
         local_twilio_port=local_port,
         core=core,

@@ -4,9 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dotenv import load_dotenv
-
-from bot.config import PROJECT_ROOT, env
+from bot.config import env, rasa_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -36,11 +34,10 @@ class WebSettings:
 
 
 def web_settings() -> WebSettings:
-    load_dotenv(PROJECT_ROOT / ".env", override=False)
     return WebSettings(
-        host=env("WEB_HOST", "127.0.0.1"),
-        port=int(env("WEB_PORT", "8000")),
-        rasa_url=env("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
-        rasa_timeout=float(env("RASA_TIMEOUT_SECONDS", "30")),
-        allowed_origins=parse_origins(env("ALLOWED_ORIGINS", "")),
+        host=env("WEB_HOST"),
+        port=int(env("WEB_PORT")),
+        rasa_url=rasa_url(),
+        rasa_timeout=float(env("RASA_TIMEOUT_SECONDS")),
+        allowed_origins=parse_origins(env("ALLOWED_ORIGINS")),
     )
