@@ -9,13 +9,14 @@ ENV := source scripts/env.sh &&
 MODEL := models/triage.tar.gz
 TRAINING_INPUTS := $(shell find data -name '*.yml' 2>/dev/null) domain.yml config.yml bot/rasa_nlu.py
 
-.PHONY: help run run-scaled test lint install train migrate validate rasa-test nlu-eval nlu-report safety-report bench lock clean browser services
+.PHONY: help run run-scaled test test-unit lint install train migrate validate rasa-test nlu-eval nlu-report safety-report bench lock clean browser services
 
 help:
 	@echo "make run    - install, train if needed, migrate, start the bot on localhost"
 	@echo "make run-scaled - the same on PostgreSQL + Redis + 2 Rasa replicas behind nginx"
 	@echo "make test   - everything: lint and types, unit tests, Rasa checks, live end-to-end and vignettes"
 	@echo "make lint   - ruff and mypy only"
+	@echo "make test-unit - the tests that start no server (about 2 minutes)"
 	@echo "make bench  - benchmarks (results in results/bench.json)"
 
 # --- set-up -------------------------------------------------------------------
@@ -60,6 +61,10 @@ run-scaled: install train services
 test: lint install train browser services
 	$(ENV) $(PY) -m pytest
 	$(MAKE) --no-print-directory validate rasa-test nlu-eval
+
+# The fast half: tests that start no server (tests/unit); tests/live starts real ones.
+test-unit: install
+	$(ENV) $(PY) -m pytest tests/unit
 
 # Lint and types (settings in pyproject.toml).
 lint: install $(TOOLS)/.installed

@@ -3,7 +3,7 @@
 One loader and one table of defaults for every process: `env(NAME)` reads the
 environment, after loading `.env` once per process (python-dotenv; the environment wins
 over `.env`), and falls back to `DEFAULTS[NAME]`. `.env.example` documents the same names
-with the same values (tests/test_settings.py holds the two together). Each part of the
+with the same values (tests/unit/test_settings.py holds the two together). Each part of the
 system turns what it reads into a typed, checked object of its own (`settings()` here,
 `console_settings()`, `web_settings()`, `sms_settings()`, `alert_settings()`), so that a
 wrong SMS setting stops the SMS worker without stopping the staff console.

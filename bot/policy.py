@@ -3,7 +3,7 @@
 Each row: a finding the bot can conclude, the level it triggers, the advice
 text id that explains it, and the leaflet(s) it comes from. The engine in
 `bot.triage` only reads this table. Changing a row means changing
-POLICY_VERSION too: `tests/test_policy_table.py` pins the table's fingerprint.
+POLICY_VERSION too: `tests/unit/test_policy_table.py` pins the table's fingerprint.
 """
 from __future__ import annotations
 

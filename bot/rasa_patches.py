@@ -8,7 +8,7 @@ order: the REST channel (bot/channels/rest.py), the SMS channel (bot/sms/channel
 tracker store (bot/storage/tracker_store.py) and `python -m bot.rasa_server` before it starts
 Rasa. The NLU components (bot/rasa_nlu.py) need none of these patches. Rasa's own version of
 each patched attribute stays reachable with `rasas_own(owner, name)`;
-tests/test_rasa_patches.py compares the speed-ups with it.
+tests/unit/test_rasa_patches.py compares the speed-ups with it.
 
 1. `RemoteAction._validate_action_result` (speed-up). Rasa checks every action server
    response against its JSON schema with `jsonschema.validate`, which first checks the schema
@@ -34,7 +34,7 @@ tests/test_rasa_patches.py compares the speed-ups with it.
    already reported forgotten). So for a store that declares `refuses_in_memory_fallback`
    (our TriageTrackerStore) these handlers re-raise the error: both are called inside the
    wrapper's `except` blocks, so the turn fails and the channel answers with the policy's
-   fail-safe line. Found by tests/test_scaled.py (PostgreSQL restart under load).
+   fail-safe line. Found by tests/live/test_scaled.py (PostgreSQL restart under load).
    Keeps: Rasa's own handler (log, in-memory fallback) for every other tracker store.
 """
 from __future__ import annotations
@@ -73,7 +73,7 @@ def check_rasa_version() -> None:
         raise RuntimeError(
             f"bot.rasa_patches was written for Rasa {EXPECTED_RASA_VERSION}, but Rasa "
             f"{installed} is installed: the Rasa internals it replaces may differ. Check each "
-            f"patch in bot/rasa_patches.py against Rasa {installed} (tests/test_rasa_patches.py "
+            f"patch in bot/rasa_patches.py against Rasa {installed} (tests/unit/test_rasa_patches.py "
             f"compares them with Rasa's own), then update EXPECTED_RASA_VERSION.")
 
 

@@ -3,7 +3,7 @@
 tests/extraction_labelled.yml was written independently of the extractor: for
 each sentence, the topics it speaks of and whether each is present, absent or
 unsure. Run as `python -m tests.extraction_eval` (results/extraction.json);
-tests/test_extraction_eval.py holds the red-flag recall to 100 %.
+tests/unit/test_extraction_eval.py holds the red-flag recall to 100 %.
 """
 from __future__ import annotations
 

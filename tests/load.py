@@ -1,6 +1,6 @@
 """An asyncio load client for the REST channel: many multi-turn conversations at once.
 
-Used by the fault tests (tests/test_scaled.py) and `make bench` (tools/bench_scale.py).
+Used by the fault tests (tests/live/test_scaled.py) and `make bench` (tools/bench_scale.py).
 Every message carries metadata {"turn": i, "attempt": k}; SafeRestInput keeps it in the
 tracker's user event, so a test can compare each stored conversation with what the client
 sent and what it was answered (`check_tracker`). A turn that fails (no connection, HTTP 5xx,

@@ -59,7 +59,7 @@ def vignette_findings() -> dict[str, list[str]]:
 def tests_naming(finding: str) -> list[str]:
     """Test functions whose source mentions the finding (parametrised ones cover every row)."""
     hits = []
-    for path in sorted((PROJECT_ROOT / "tests").glob("test_*.py")):
+    for path in sorted((PROJECT_ROOT / "tests").glob("*/test_*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):

@@ -6,7 +6,7 @@ question registry's own values are kept: never what the patient wrote.
 
 `unanswered` is bot.dialogue.unanswered_main_questions, restated here because importing
 bot.dialogue loads spaCy (and TensorFlow through thinc): 600 MB more in the SMS worker,
-which runs this. tests/test_alerts.py checks that the two agree."""
+which runs this. tests/live/test_alerts.py checks that the two agree."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

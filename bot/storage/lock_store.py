@@ -5,7 +5,7 @@ but it changes a lock by reading it, editing it in Python and writing it back: t
 Redis calls. When two replicas take messages of one conversation at the same moment they can
 draw the same ticket, or one can write back a lock that has lost the other's ticket; both
 messages are then processed at once and one turn's events are lost (seen in
-tests/test_scaled.py with the stock store: 12 messages sent at once, 9 stored). Rasa Pro has
+tests/live/test_scaled.py with the stock store: 12 messages sent at once, 9 stored). Rasa Pro has
 a concurrent lock store for this; here each change is one optimistic Redis transaction
 (WATCH the key, read, MULTI/EXEC the write; start again if another replica changed it).
 

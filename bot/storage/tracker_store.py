@@ -9,7 +9,7 @@ nothing had been said) and keeps the turn in that process's memory only, never s
 triage bot a silently lost history is unsafe (answers read against the wrong questions, red
 flags already reported forgotten). So for our store the wrapper re-raises: the turn fails,
 and the channel answers with the policy's fail-safe line (bot/channels/rest.py, bot/sms/).
-Found by tests/test_scaled.py (PostgreSQL restart under load). The wrapper's handlers are
+Found by tests/live/test_scaled.py (PostgreSQL restart under load). The wrapper's handlers are
 patched by bot.rasa_patches (patch 3), applied when Rasa constructs this store; the store
 asks for it with `refuses_in_memory_fallback`.
 """

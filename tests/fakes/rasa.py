@@ -1,5 +1,5 @@
 """A stand-in for the two Rasa HTTP API calls the SMS worker makes, for the scheduler tests
-and the dispatch benchmark (the real Rasa is tested in tests/test_sms_webhook.py).
+and the dispatch benchmark (the real Rasa is tested in tests/live/test_sms_webhook.py).
 
 It checks the token, records each call, and answers trigger_intent the way Rasa does with
 a collecting output channel: {"tracker": ..., "messages": [...]}.

@@ -15,7 +15,7 @@ from bot.policy import FAILSAFE_LINE
 from bot.rasa_nlu import SafetyNetClassifier
 from tests.client import texts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = yaml.safe_load((ROOT / "tests" / "language_samples.yml").read_text(encoding="utf-8"))
 
 

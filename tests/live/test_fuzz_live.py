@@ -12,7 +12,7 @@ kind, red-flag sentences in neutral text, messages over the length limit:
 
 Few examples, derandomized with no example database: CI runs the same conversations
 every time in well under three minutes. FUZZ_RANDOM=1 / FUZZ_EXAMPLES=n as in
-tests/test_fuzz_extraction.py.
+tests/unit/test_fuzz_extraction.py.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import tests.test_fuzz_extraction as fuzz
+import tests.unit.test_fuzz_extraction as fuzz
 from bot.channels.text import clean_message, too_long_line
 from bot.config import settings as bot_settings
 from bot.policy import Level
@@ -37,7 +37,7 @@ LIMIT = bot_settings().max_message_chars
 # Until the REST channel enforces the limit itself, any non-empty reply will do for a
 # message over it; once rest.py uses too_long_line, only that reply.
 LIMIT_ENFORCED = "too_long_line(" in (
-    Path(__file__).parents[1] / "bot" / "channels" / "rest.py").read_text(encoding="utf-8")
+    Path(__file__).parents[2] / "bot" / "channels" / "rest.py").read_text(encoding="utf-8")
 
 # The channel measures the cleaned text.
 ODD = fuzz.ODD_TEXT.filter(lambda text: len(clean_message(text)) <= LIMIT)

@@ -8,7 +8,7 @@ out of hours, first time and repeated. A reply to a picture with a caption carri
 line, so every turn is measured with it too. The department's details are the ones
 `.env.example` documents.
 
-`python -m tests.test_sms_wording` prints the segment count of every text.
+`python -m tests.unit.test_sms_wording` prints the segment count of every text.
 """
 from __future__ import annotations
 

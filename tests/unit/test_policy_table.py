@@ -6,7 +6,7 @@ import pytest
 from bot.advice import REASONS
 from bot.policy import POLICY_VERSION, RULES, SAFETY, SOURCES, Level, fingerprint
 
-SOURCES_DIR = Path(__file__).resolve().parents[2] / "shared" / "sources"
+SOURCES_DIR = Path(__file__).resolve().parents[3] / "shared" / "sources"
 # Bump POLICY_VERSION whenever the table changes, then record its new fingerprint here.
 PINNED = {"2026-11-21.1": "a0e06a436b9b4412"}
 
@@ -33,7 +33,7 @@ def test_every_topic_has_a_self_care_row():
     assert {"bleeding", "fever", "site", "discharge", "lymph"} <= prefixes
 
 
-SPEC = Path(__file__).resolve().parents[1] / "docs" / "clinical-policy.md"
+SPEC = Path(__file__).resolve().parents[2] / "docs" / "clinical-policy.md"
 
 
 def test_the_specification_in_the_repository_names_every_leaflet_the_table_cites():

@@ -362,7 +362,7 @@ def discharge_api_app():
 @pytest.mark.parametrize("make", [web_chat_app, discharge_api_app])
 def test_our_servers_name_no_software_version(make):
     """The web chat and the SMS worker's discharge API (the staff console's own test is in
-    tests/test_console_hardening.py)."""
+    tests/live/test_console_hardening.py)."""
     from bot.sms.local_twilio import ServerThread
 
     server = ServerThread(make()).start()

@@ -23,8 +23,8 @@ from bot.console.models import AuditEntry
 from bot.storage.db import session
 from tests.console_seed import csrf_of, login, make_staff, save_outcome
 from tests.fakes.mail import use_smtp
-from tests.test_alerts import MONDAY_10, _incomplete_web_conversation, discharge, followup_sent, unique
-from tests.test_console_browser import log_in, new_page, shot
+from tests.live.test_alerts import MONDAY_10, _incomplete_web_conversation, discharge, followup_sent, unique
+from tests.live.test_console_browser import log_in, new_page, shot
 
 
 @pytest.fixture(scope="module")
