@@ -12,9 +12,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.tracker_state import channel_of, form_read_this_turn, latest_intent, reading_of, slots_of
 from bot.advice import render
 from bot.config import settings
-from bot.dialogue import findings, interpret, red_flag_updates, unanswered_main_questions
+from bot.dialogue import findings, interpret, red_flag_updates
 from bot.failures import describe
 from bot.policy import FAILSAFE_LINE, Level
+from bot.questions import unanswered_main_questions
 from bot.storage.outcomes import record_outcome
 from bot.triage import assess
 

@@ -5,8 +5,8 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from bot.dialogue import FOLLOW_UPS, MAIN_QUESTIONS
 from bot.language.detect import NOT_ENGLISH_INTENT
+from bot.questions import FOLLOW_UPS, MAIN_QUESTIONS
 from bot.reading import Reading, of_message
 
 STATE_SLOTS = MAIN_QUESTIONS + FOLLOW_UPS + (

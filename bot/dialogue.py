@@ -19,10 +19,9 @@ from typing import Any, Optional
 from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction, fahrenheit_to_celsius, strong_yes
 from bot.language import rules
 from bot.policy import Level
-from bot.questions import FOLLOW_UPS, MAIN_QUESTIONS, QUESTIONS
+from bot.questions import FOLLOW_UPS, NOT_ASKED, QUESTIONS
 from bot.triage import assess
 
-NOT_ASKED = "not_needed"  # a follow-up the current answers do not call for
 UNKNOWN_TEMPERATURE = "unknown"  # still unsure after the re-ask: treated as >= 38.0 °C
 UNKNOWN_DAYS = "unknown"  # still unsure: treated as more than 7 days
 FEVER_THRESHOLD_C = 38.0
@@ -434,7 +433,3 @@ def findings(slots: Slots) -> list[str]:
         out.append(RED_FLAG_FINDINGS[label])
     return list(dict.fromkeys(out))
 
-
-def unanswered_main_questions(slots: Slots) -> list[str]:
-    """Main questions without a reading: self-care cannot be concluded while any is left."""
-    return [q for q in MAIN_QUESTIONS if slots.get(q) in (None, NOT_ASKED)]

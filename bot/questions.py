@@ -97,6 +97,12 @@ def load(path: Path = REGISTRY) -> dict[str, Question]:
 QUESTIONS: dict[str, Question] = load()
 MAIN_QUESTIONS = tuple(slot for slot, q in QUESTIONS.items() if q.kind == "main")
 FOLLOW_UPS = tuple(slot for slot, q in QUESTIONS.items() if q.kind != "main")
+NOT_ASKED = "not_needed"  # a follow-up the current answers do not call for
+
+
+def unanswered_main_questions(slots: dict[str, Any]) -> list[str]:
+    """Main questions without a reading: self-care cannot be concluded while any is left."""
+    return [q for q in MAIN_QUESTIONS if slots.get(q) in (None, NOT_ASKED)]
 
 
 def wording(slot: str, *, child: bool, simpler: bool) -> tuple[str, tuple[str, ...]]:

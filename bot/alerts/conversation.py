@@ -2,11 +2,7 @@
 bot/console/events.py): the slots of its current session replayed the way Rasa replays
 them (a session start, a restart or "start again" clears them), whether the patient wrote
 in it, and whether the questions began and ended in advice. Only slot names and the
-question registry's own values are kept: never what the patient wrote.
-
-`unanswered` is bot.dialogue.unanswered_main_questions, restated here because importing
-bot.dialogue loads spaCy (and TensorFlow through thinc): 600 MB more in the SMS worker,
-which runs this. tests/live/test_alerts.py checks that the two agree."""
+question registry's own values are kept: never what the patient wrote."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,16 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.console.events import EVENTS, event_data, events_exist, mapping, text_of
-from bot.questions import MAIN_QUESTIONS, QUESTIONS
+from bot.questions import MAIN_QUESTIONS, QUESTIONS, unanswered_main_questions
 
 CLEARS_SLOTS = ("session_started", "restart")
 MAX_EVENTS = 5000  # as the console's transcript
-NOT_ASKED = "not_needed"  # bot.dialogue.NOT_ASKED: a follow-up the answers did not call for
-
-
-def unanswered(slots: dict[str, Any]) -> list[str]:
-    """Main questions without a reading (bot.dialogue.unanswered_main_questions)."""
-    return [q for q in MAIN_QUESTIONS if slots.get(q) in (None, NOT_ASKED)]
 
 
 @dataclass
@@ -37,7 +27,7 @@ class State:
 
     @property
     def unanswered(self) -> list[str]:
-        return unanswered(self.slots)
+        return unanswered_main_questions(self.slots)
 
     @property
     def advised(self) -> bool:

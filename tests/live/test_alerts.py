@@ -29,7 +29,6 @@ from sqlalchemy import select
 
 from bot.alerts import digest, outbox, reminders, routing, staff, triggers
 from bot.alerts.__main__ import main as cli
-from bot.alerts.conversation import unanswered
 from bot.alerts.job import run_once
 from bot.alerts.models import Alert, Bundle, Delivery, QuietPatient
 from bot.alerts.settings import alert_settings
@@ -645,15 +644,18 @@ def test_a_conversation_stopped_short_of_advice_is_incomplete_with_what_was_answ
     assert mark.resolution == "new_message"
 
 
-def test_unanswered_main_questions_match_the_dialogue():
-    from bot.dialogue import NOT_ASKED, unanswered_main_questions
-    from bot.questions import MAIN_QUESTIONS, QUESTIONS
+def test_what_counts_as_unanswered_is_the_dialogues():
+    """The incomplete check reads the registry's own rule (bot.questions), as the advice
+    action does: not asked, or a follow-up marked not needed, is unanswered."""
+    from bot.questions import MAIN_QUESTIONS, NOT_ASKED, QUESTIONS, unanswered_main_questions
 
-    cases = [{}, {q: QUESTIONS[q].values[0] for q in MAIN_QUESTIONS},
-             {MAIN_QUESTIONS[0]: NOT_ASKED, MAIN_QUESTIONS[1]: "present"},
-             {q: None for q in MAIN_QUESTIONS}, {MAIN_QUESTIONS[-1]: "none", "other": 1}]
-    for slots in cases:
-        assert unanswered(slots) == unanswered_main_questions(slots)
+    first, second, *rest = MAIN_QUESTIONS
+    cases = [({}, list(MAIN_QUESTIONS)), ({q: QUESTIONS[q].values[0] for q in MAIN_QUESTIONS}, []),
+             ({first: NOT_ASKED, second: "present"}, [first, *rest]),
+             ({q: None for q in MAIN_QUESTIONS}, list(MAIN_QUESTIONS)),
+             ({MAIN_QUESTIONS[-1]: "none", "other": 1}, list(MAIN_QUESTIONS[:-1]))]
+    for slots, expected in cases:
+        assert unanswered_main_questions(slots) == expected
 
 
 def test_sms_patient_gets_one_reminder_never_in_quiet_hours(alerts_db, sms_fakes):
