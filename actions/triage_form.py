@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.tracker_state import OFF_TOPIC_INTENTS, latest_intent, reading_of, replies_to, slots_of
 from bot.dialogue import interpret, next_question, red_flag_updates, said_something
-from bot.extraction import Extraction
+from bot.extracted import Extraction
 from bot.failures import describe
 from bot.language.detect import NOT_ENGLISH_INTENT
 from bot.policy import FAILSAFE_LINE

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction, fahrenheit_to_celsius, strong_yes
+from bot.extracted import ABSENT, PRESENT, UNSURE, Extraction, fahrenheit_to_celsius, strong_yes
 from bot.language import rules
 from bot.policy import Level
 from bot.questions import FOLLOW_UPS, NOT_ASKED, QUESTIONS

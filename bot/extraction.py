@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Optional, cast
@@ -28,6 +27,7 @@ from bot.channels.text import clean_message
 
 # A message longer than MAX_ANALYSED_CHARS is cut before analysis (channels accept less).
 from bot.config import MAX_ANALYSED_CHARS
+from bot.extracted import ABSENT, PRESENT, RED_FLAG_LABELS, UNSURE, Extraction, Mention, fahrenheit_to_celsius
 from bot.language import rules
 from bot.language.patterns import (
     as_phrases,
@@ -42,10 +42,6 @@ from bot.questions import QUESTIONS
 if TYPE_CHECKING:
     from spacy.pipeline import EntityRuler
 
-PRESENT, ABSENT, UNSURE = "present", "absent", "unsure"
-RED_FLAG_LABELS = frozenset(
-    {"BREATHING", "CHEST_PAIN", "COLLAPSE", "UNCONSCIOUS", "SEIZURE", "FLOPPY", "BLEED_HEAVY"}
-)
 # Words before an answer cue that can negate it ("isn't helping", "I can't say I
 # don't"), and that can make it uncertain ("not sure if it's spreading").
 CUE_NEGATION_REACH, CUE_UNCERTAINTY_REACH = 5, 6
@@ -53,71 +49,6 @@ CUE_GAP_WORDS = 3
 PHRASES_PER_PATTERN = 64
 UNCERTAIN_WORDS = {"sure", "know", "tell", "idea", "wondering", "maybe", "might", "could",
                    "possibly", "whether", "unsure", "certain"}
-
-
-@dataclass(frozen=True)
-class Mention:
-    label: str
-    status: str  # PRESENT | ABSENT | UNSURE
-    text: str
-
-
-@dataclass
-class Extraction:
-    text: str
-    mentions: list[Mention] = field(default_factory=list)
-    answer: Optional[str] = None  # a bare reply: "yes" | "no" | "unsure" | "fine"
-    temperature_c: Optional[float] = None
-    temperature_said: bool = False  # a number that can only be a temperature
-    days: Optional[float] = None
-    number: Optional[float] = None  # a bare number, for follow-up questions
-    about_child: bool = False
-    about_someone_else: bool = False
-    numbers: tuple[float, ...] = ()  # every number, for the temperature question
-    # The analysed message, for the answer cues: read only for the question asked.
-    doc: Optional[Doc] = field(default=None, repr=False, compare=False)
-    _cue_cache: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def cue_kinds(self, slot: str) -> set[str]:
-        """How the reply answers `slot` in its words: concern, reassure,
-        negated_reassure, unsure (the question's own cues and the shared ones)."""
-        return self._cues_for(slot) | self._cues_for("*")
-
-    @property
-    def cues(self) -> dict[str, set[str]]:
-        """Every question's cues that the reply has: scope -> kinds."""
-        scopes = ["*", *QUESTIONS]
-        return {s: kinds for s in scopes if (kinds := self._cues_for(s))}
-
-    def preset_cues(self, cues: dict[str, set[str]]) -> None:
-        """Cues worked out elsewhere (bot.reading: by the NLU, where the doc is); a scope
-        not given has none."""
-        self._cue_cache.update(cues)
-
-    def _cues_for(self, scope: str) -> set[str]:
-        if scope not in self._cue_cache:
-            self._cue_cache[scope] = _cues(self.doc, scope) if self.doc is not None else set()
-        return self._cue_cache[scope]
-
-    def status(self, label: str) -> Optional[str]:
-        """Combined status of a label; any present mention wins (never under-triage)."""
-        found = {m.status for m in self.mentions if m.label == label}
-        for status in (PRESENT, UNSURE, ABSENT):
-            if status in found:
-                return status
-        return None
-
-    def present(self, *labels: str) -> bool:
-        return any(self.status(label) == PRESENT for label in labels)
-
-    def labels(self, status: str = PRESENT) -> set[str]:
-        return {m.label for m in self.mentions if self.status(m.label) == status}
-
-    @property
-    def red_flags(self) -> set[str]:
-        """Emergencies said as present or even as unsure ("idk, he won't wake"):
-        a red flag never waits for a re-ask."""
-        return (self.labels(PRESENT) | self.labels(UNSURE)) & RED_FLAG_LABELS
 
 
 # ---------------------------------------------------------------- normalising
@@ -437,10 +368,6 @@ _SOMEONE_ELSE = re.compile(
 )
 
 
-def fahrenheit_to_celsius(value: float) -> float:
-    return round((value - 32) * 5 / 9, 1)
-
-
 def _temperature(text: str) -> tuple[Optional[float], bool]:
     """(°C, unambiguous) for the highest plausible temperature in the text: a reading
     taken again and corrected ("37.5... no, just checked again, 38.3") counts at its worst."""
@@ -533,12 +460,6 @@ def _answer(text: str, has_present: bool) -> Optional[str]:
     return None
 
 
-def strong_yes(text: str) -> bool:
-    """A reply that starts with a plain yes ("yes", "yeah"), not a hedge ("a bit")."""
-    first = re.split(r"[\s,.!]+", text.strip(), maxsplit=1)[0]
-    return first in rules().strong_yes
-
-
 # ---------------------------------------------------------------- answer cues
 _LIST_WORDS = {"or", "nor", "and/or", "/", "any", "a"}
 
@@ -611,7 +532,7 @@ def _longest_cues(doc: Doc, scope: str) -> list[tuple[str, int, int]]:
     return kept
 
 
-def _cues(doc: Doc, scope: str) -> set[str]:
+def cues_in(doc: Doc, scope: str) -> set[str]:
     """The kinds of answer cue of one scope in the reply. A cue with a negation before
     it or inside its gap says the opposite: "hasn't spread" reassures; "isn't helping"
     is a `negated_reassure` (a concern, but weaker than "not sure"); a concern after

@@ -47,7 +47,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.config import settings
-from bot.extraction import ABSENT, RED_FLAG_LABELS, Extraction
+from bot.extracted import ABSENT, RED_FLAG_LABELS, Extraction
 from bot.failures import describe
 from bot.language import detect
 from bot.reading import PARSE_KEY, read, to_parse_data

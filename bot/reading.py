@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from bot.extraction import Extraction, Mention, extract, red_flags_in
+from bot.extracted import Extraction, Mention
 from bot.failures import describe
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,17 @@ class Reading:
         return set(self.plain_red_flags)
 
 
+def extract(text: str) -> Extraction:
+    """bot.extraction.extract, imported on first use: only the process that reads messages
+    (Rasa's NLU) loads spaCy."""
+    from bot import extraction
+
+    return extraction.extract(text)
+
+
 def _plain_red_flags(text: str) -> frozenset[str]:
+    from bot.extraction import red_flags_in
+
     try:
         return frozenset(red_flags_in(text))
     except Exception as error:
@@ -50,6 +60,10 @@ def _plain_red_flags(text: str) -> frozenset[str]:
 
 def read(text: str) -> Reading:
     """The rules' reading of a message; never raises."""
+    if not (text or "").strip():
+        # Nothing to read (a follow-up started by the system has no text): what the rules
+        # would find, without loading them.
+        return Reading(Extraction(text=""))
     try:
         ex = extract(text)
         _ = ex.cues  # every question's cues now, while a failure still counts as the reading's

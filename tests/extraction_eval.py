@@ -13,7 +13,8 @@ from pathlib import Path
 import yaml
 
 from bot.dialogue import FEVER_THRESHOLD_C
-from bot.extraction import ABSENT, PRESENT, UNSURE, Extraction, extract
+from bot.extracted import ABSENT, PRESENT, UNSURE, Extraction
+from bot.extraction import extract
 
 LABELLED = Path(__file__).parent / "extraction_labelled.yml"
 TOPIC_LABELS = {
@@ -31,7 +32,7 @@ def topic_status(found: Extraction, topic: str) -> str | None:
     if topic == "red_flag":
         if found.red_flags:
             return PRESENT
-        from bot.extraction import RED_FLAG_LABELS
+        from bot.extracted import RED_FLAG_LABELS
         return ABSENT if found.labels(ABSENT) & RED_FLAG_LABELS else None
     statuses = {found.status(label) for label in TOPIC_LABELS[topic]}
     if topic == "fever" and found.temperature_c is not None:

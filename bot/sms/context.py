@@ -48,8 +48,3 @@ def context_events(tracker: Optional[DialogueStateTracker], discharge: Discharge
         if current.get(name) != value:
             events.append(SlotSet(name, value))
     return events
-
-
-def is_first_contact(tracker: Optional[DialogueStateTracker]) -> bool:
-    """No bot message yet: the patient (or parent) texted before any follow-up went out."""
-    return tracker is None or not any(e.type_name == "bot" for e in tracker.events)

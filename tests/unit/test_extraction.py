@@ -1,7 +1,8 @@
 """Symptom extraction: negation, hedges, typos, units, durations, parents, red flags."""
 import pytest
 
-from bot.extraction import ABSENT, PRESENT, UNSURE, extract
+from bot.extracted import ABSENT, PRESENT, UNSURE
+from bot.extraction import extract
 
 # text, {label: status} that must hold. Labels are those of bot/language/concepts.yml.
 CASES = [

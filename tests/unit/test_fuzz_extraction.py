@@ -28,9 +28,11 @@ from hypothesis import strategies as st
 
 from bot.advice import render
 from bot.channels.text import clean_message
+from bot.config import MAX_ANALYSED_CHARS
 from bot.config import settings as bot_settings
 from bot.dialogue import findings, interpret, next_question, said_something
-from bot.extraction import ABSENT, MAX_ANALYSED_CHARS, PRESENT, UNSURE, extract, red_flags_in
+from bot.extracted import ABSENT, PRESENT, UNSURE
+from bot.extraction import extract, red_flags_in
 from bot.policy import Level
 from bot.questions import NOT_ASKED, QUESTIONS, unanswered_main_questions
 from bot.triage import assess

@@ -67,3 +67,36 @@ def test_a_reading_this_version_does_not_know_is_read_again_from_the_text():
         found = reading.of_message({reading.PARSE_KEY: stored}, "no bleeding")
         assert not found.failed and found.extraction.text == "no bleeding"
     assert reading.of_message(None, "no fever").extraction.text == "no fever"
+
+
+def test_the_action_server_reads_the_stored_reading_without_loading_spacy():
+    """The reason for carrying the reading: the action server's process never imports
+    spaCy, and with it thinc and TensorFlow (about 450 MB)."""
+    import subprocess
+    import sys
+
+    script = """
+import asyncio, sys
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+import bot.action_server
+from actions.triage_form import ValidateTriageForm
+from actions.advice import ActionTriageAdvice
+stored = %r
+def tracker(text, slots, intent, loop):
+    return Tracker.from_dict({"sender_id": "no-spacy", "slots": slots, "paused": False,
+        "latest_message": {"text": text, "intent": {"name": intent}, "entities": [], **stored},
+        "events": [], "followup_action": None, "latest_action_name": "action_listen",
+        "active_loop": {"name": loop} if loop else {}})
+events = asyncio.run(ValidateTriageForm().run(CollectingDispatcher(),
+    tracker("no bleeding", {"requested_slot": "bleeding"}, "deny", "triage_form"), {}))
+assert any(e.get("name") == "bleeding" and e.get("value") == "none" for e in events), events
+asyncio.run(ValidateTriageForm().run(CollectingDispatcher(),
+    tracker("", {"requested_slot": None}, "greet", "triage_form"), {}))
+print(sorted(m for m in ("spacy", "thinc", "tensorflow") if m in sys.modules))
+"""
+    stored = {reading.PARSE_KEY: reading.to_parse_data(reading.read("no bleeding"))}
+    out = subprocess.run([sys.executable, "-c", script % stored], cwd=PROJECT_ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
