@@ -82,7 +82,7 @@ services:
 	      postgresql redis-server nginx-light)
 
 validate: install
-	$(ENV) $(RASA) data validate --fail-on-warnings --quiet
+	$(ENV) $(PY) -m tools.validate_data
 
 rasa-test: install train
 	$(ENV) $(RASA) test core --stories tests/test_stories.yml --fail-on-prediction-errors \

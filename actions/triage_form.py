@@ -1,11 +1,11 @@
-"""The triage form: reading each answer, and asking each question."""
+"""The triage form's validation: applying each answer's reading, and choosing the next
+question and how it is worded (the form asks it with a response, `utter_ask_<slot>`)."""
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -15,7 +15,7 @@ from bot.extracted import Extraction
 from bot.failures import describe
 from bot.language.detect import NOT_ENGLISH_INTENT
 from bot.policy import FAILSAFE_LINE
-from bot.questions import QUESTIONS, wording
+from bot.questions import ask_style
 
 logger = logging.getLogger(__name__)
 
@@ -74,32 +74,8 @@ class ValidateTriageForm(FormValidationAction):
         if off_topic and not said_something(updates):
             return []  # no slot filled: the form is rejected and a rule answers
         events = [SlotSet(name, value) for name, value in updates.items()]
-        return events + [SlotSet("requested_slot", next_question({**slots, **updates}))]
-
-
-class AskQuestion(Action, ABC):
-    """action_ask_<slot>: the question in the patient's or the carer's wording."""
-
-    @property
-    @abstractmethod
-    def slot(self) -> str:
-        """The form slot this action asks for."""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        text, buttons = wording(
-            self.slot,
-            child=bool(tracker.get_slot("patient_is_child")),
-            simpler=tracker.get_slot("reask") == self.slot,
-        )
-        dispatcher.utter_message(
-            text=text, buttons=[{"title": b, "payload": b} for b in buttons])
-        return []
-
-
-# One ask action per question, registered with the action server by subclassing.
-for _slot in QUESTIONS:
-    globals()[f"AskQuestion_{_slot}"] = type(f"AskQuestion_{_slot}", (AskQuestion,), {"slot": _slot})
+        now = {**slots, **updates}
+        following = next_question(now)
+        # The form asks with the utter_ask_<slot> variation of this style (domain.yml).
+        return events + [SlotSet("requested_slot", following),
+                         SlotSet("ask_style", ask_style(now, following))]

@@ -3,7 +3,8 @@
 Each question knows its slot, its kind, its values from mildest to worst, what
 a plain yes and no mean for it, the value and phrases of its worrying and its
 reassuring answer, and its wordings and buttons. `bot.dialogue` reads the
-answers with it; the ask actions word the questions with it.
+answers with it; the domain's utter_ask_<slot> responses are generated from it
+(tools/question_responses.py).
 """
 from __future__ import annotations
 
@@ -105,8 +106,30 @@ def unanswered_main_questions(slots: dict[str, Any]) -> list[str]:
     return [q for q in MAIN_QUESTIONS if slots.get(q) in (None, NOT_ASKED)]
 
 
-def wording(slot: str, *, child: bool, simpler: bool) -> tuple[str, tuple[str, ...]]:
-    question = QUESTIONS[slot]
-    if simpler:
-        return question.simpler, question.buttons
-    return (question.child if child else question.adult), question.buttons
+# How the next question is worded, set by the form's validation before each ask: Rasa picks
+# the `utter_ask_<slot>` variation whose condition matches (it picks at random among several
+# that match, so the three styles are one slot, never two conditions).
+ASK_STYLES = ("adult", "child", "simpler")
+
+
+def ask_style(slots: dict[str, Any], slot: Optional[str]) -> str:
+    """simpler for the re-ask of an unclear answer, child when talking to a parent."""
+    if slot is not None and slots.get("reask") == slot:
+        return "simpler"
+    return "child" if slots.get("patient_is_child") else "adult"
+
+
+def responses() -> dict[str, list[dict[str, Any]]]:
+    """The domain's `utter_ask_<slot>` responses, one variation per style, with buttons."""
+    found = {}
+    for slot, question in QUESTIONS.items():
+        def buttons(q: Question = question) -> list[dict[str, str]]:
+            return [{"title": b, "payload": b} for b in q.buttons]
+        found[f"utter_ask_{slot}"] = [
+            {"text": question.adult, "buttons": buttons()},
+            {"condition": [{"type": "slot", "name": "ask_style", "value": "child"}],
+             "text": question.child, "buttons": buttons()},
+            {"condition": [{"type": "slot", "name": "ask_style", "value": "simpler"}],
+             "text": question.simpler, "buttons": buttons()},
+        ]
+    return found

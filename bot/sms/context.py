@@ -14,6 +14,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotS
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.config import settings
+from bot.questions import ask_style
 from bot.sms.models import Discharge
 
 
@@ -47,4 +48,8 @@ def context_events(tracker: Optional[DialogueStateTracker], discharge: Discharge
     for name, value in context_slots(discharge, now).items():
         if current.get(name) != value:
             events.append(SlotSet(name, value))
+            if name == "patient_is_child":
+                # The next question in the carer's words (the form's validation sets this
+                # before every later one).
+                events.append(SlotSet("ask_style", ask_style({name: value}, None)))
     return events

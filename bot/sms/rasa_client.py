@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import requests
 
+from bot.questions import ask_style
 from bot.sms.settings import SmsSettings
 
 _local = threading.local()
@@ -47,8 +48,10 @@ def start_followup(cfg: SmsSettings, conversation_id: str, is_child: bool) -> li
     events: list[dict[str, Any]] = [{"event": "action", "name": "action_session_start"},
                                     {"event": "session_started"},
                                     {"event": "action", "name": "action_listen"}]
-    if is_child:
+    if is_child:  # and the first question in the carer's words
         events.append({"event": "slot", "name": "patient_is_child", "value": True})
+        events.append({"event": "slot", "name": "ask_style",
+                       "value": ask_style({"patient_is_child": True}, None)})
     try:
         response = _http().post(f"{base}/tracker/events", params=params, json=events,
                                 timeout=cfg.http_timeout)

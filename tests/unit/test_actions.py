@@ -6,7 +6,6 @@ import asyncio
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import triage_form
 from actions.advice import ActionTriageAdvice
 from actions.conversation import ActionStartAgain, ActionStopTriage
 from actions.triage_form import ValidateTriageForm
@@ -67,14 +66,41 @@ def test_off_topic_question_is_left_to_the_rules():
     assert slots == {}  # no slot events: the form is rejected and a rule answers
 
 
+def asked(question: str, slots: dict) -> dict:
+    """What the form says for `question` with these slots: Rasa's own choice among the
+    domain's utter_ask_<question> variations."""
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SlotSet
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.config import PROJECT_ROOT
+
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    state = DialogueStateTracker("nlg", domain.slots)
+    for name, value in slots.items():
+        state.update(SlotSet(name, value))
+    return asyncio.run(TemplatedNaturalLanguageGenerator(domain.responses).generate(
+        f"utter_ask_{question}", state, "rest"))
+
+
 def test_ask_action_uses_carer_wording_and_simpler_reask():
-    ask = triage_form.AskQuestion_fever()
-    messages, _, _ = run(ask, tracker("", {"patient_is_child": True}))
-    assert messages[0]["text"].startswith("Has your child")
-    assert [b["payload"] for b in messages[0]["buttons"]] == [
+    """The validation chooses the wording of the next question; the form asks it."""
+    _, slots, _ = run(ValidateTriageForm(), tracker(
+        "no", {"requested_slot": "bleeding", "patient_is_child": True}, "deny"))
+    assert slots["requested_slot"] == "fever" and slots["ask_style"] == "child"
+    message = asked("fever", {"patient_is_child": True, **slots})
+    assert message["text"].startswith("Has your child")
+    assert [b["payload"] for b in message["buttons"]] == [
         "Yes, hot or shivery", "No fever or chills", "Not sure"]
-    messages, _, _ = run(ask, tracker("", {"reask": "fever"}))
-    assert "38°C" in messages[0]["text"]
+    _, slots, _ = run(ValidateTriageForm(), tracker(
+        "not sure", {"requested_slot": "fever", "bleeding": "none"}, "unsure"))
+    assert slots["requested_slot"] == "fever" and slots["ask_style"] == "simpler"
+    assert "38°C" in asked("fever", {"reask": "fever", **slots})["text"]
+    _, slots, _ = run(ValidateTriageForm(), tracker(
+        "no", {"requested_slot": "bleeding"}, "deny"))
+    assert slots["ask_style"] == "adult"
+    assert asked("fever", slots)["text"].startswith("Have you had")
 
 
 def test_advice_action_sends_cited_advice_and_stores_the_outcome(migrated_db):

@@ -18,15 +18,23 @@ def test_the_form_asks_exactly_the_registry_questions_in_its_order():
     assert DOMAIN["forms"]["triage_form"]["required_slots"] == list(QUESTIONS)
 
 
-def test_every_question_has_a_slot_and_an_ask_action_in_the_domain():
+def test_every_question_has_a_slot_and_an_ask_response_in_the_domain():
     for slot in QUESTIONS:
         assert DOMAIN["slots"][slot]["mappings"] == [{"type": "custom"}], slot
-        assert f"action_ask_{slot}" in DOMAIN["actions"], slot
+        assert f"utter_ask_{slot}" in DOMAIN["responses"], slot
+    assert not [a for a in DOMAIN["actions"] if a.startswith("action_ask_")]  # one way to ask
 
 
-def test_the_domain_has_no_ask_action_without_a_question():
-    asks = {a.removeprefix("action_ask_") for a in DOMAIN["actions"] if a.startswith("action_ask_")}
+def test_the_domain_has_no_ask_response_without_a_question():
+    asks = {r.removeprefix("utter_ask_") for r in DOMAIN["responses"] if r.startswith("utter_ask_")}
     assert asks == set(QUESTIONS)
+
+
+def test_the_ask_responses_are_the_registrys_wording():
+    """domain.yml's utter_ask_* are generated from bot/questions.yml (tools/question_responses)."""
+    from tools.question_responses import main
+
+    assert main(["--check"]) == 0
 
 
 @pytest.mark.parametrize("slot", [s for s, q in QUESTIONS.items() if q.kind != "number"])
@@ -75,3 +83,15 @@ def _registry(tmp_path, change) -> object:
 def test_a_broken_registry_fails_with_a_clear_message(tmp_path, change, message):
     with pytest.raises(LanguageDataError, match=message):
         load(_registry(tmp_path, change))
+
+
+def test_make_validate_forgives_only_a_forms_own_questions():
+    from tools.validate_data import form_slots, unexpected_warnings
+
+    out = ("io.py:100: UserWarning: The utterance 'utter_ask_fever' is not used in any story or rule.\n"
+           "io.py:100: UserWarning: The utterance 'utter_ask_nothing' is not used in any story or rule.\n"
+           "io.py:100: UserWarning: The intent 'greet' is not used in any story or rule.\n")
+    warnings, unexpected = unexpected_warnings(out, form_slots())
+    assert len(warnings) == 3
+    assert unexpected == ["The utterance 'utter_ask_nothing' is not used in any story or rule.",
+                          "The intent 'greet' is not used in any story or rule."]
