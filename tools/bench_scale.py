@@ -141,13 +141,14 @@ def migrate(database_url: str) -> None:
                    capture_output=True, env={**os.environ, "DATABASE_URL": database_url})
 
 
-def bench_single(tmp: Path) -> dict:
+def bench_single(tmp: Path, run: int = 0, full: bool = True) -> dict:
+    """`full`: also the profile and the latency by conversation length (first run only)."""
     from bot.stack import Stack, free_port
 
-    database = f"sqlite:///{tmp / 'single.db'}"
+    database = f"sqlite:///{tmp / f'single-{run}.db'}"
     migrate(database)
     stack = Stack(rasa_port=free_port(), action_port=free_port(), token=secrets.token_hex(8),
-                  model=str(MODEL), log_dir=tmp / "single-logs", env={"DATABASE_URL": database})
+                  model=str(MODEL), log_dir=tmp / f"single-logs-{run}", env={"DATABASE_URL": database})
     start = time.perf_counter()
     stack.start()
     startup = time.perf_counter() - start
@@ -155,20 +156,21 @@ def bench_single(tmp: Path) -> dict:
         result = load(stack.rasa_url, OURS, "single")
         result["memory_rss_mb"] = memory(stack.processes)
         result["startup_s"] = round(startup, 1)
-        result["profile"] = profile({name: stack.processes[name].pid for name in ("rasa", "actions")},
-                                    stack.rasa_url)
-        result["latency_by_events"] = latency_by_length(stack.rasa_url, stack.token, OURS)
+        if full:
+            result["profile"] = profile({name: stack.processes[name].pid
+                                         for name in ("rasa", "actions")}, stack.rasa_url)
+            result["latency_by_events"] = latency_by_length(stack.rasa_url, stack.token, OURS)
         return result
     finally:
         stack.stop()
 
 
-def bench_scaled(tmp: Path) -> dict:
+def bench_scaled(tmp: Path, run: int = 0, full: bool = True) -> dict:
     from bot.scaled import ScaledStack
     from bot.stack import free_port
 
     stack = ScaledStack(rasa_port=free_port(), action_port=free_port(), token=secrets.token_hex(8),
-                        data_dir=tmp / "scaled", model=str(MODEL))
+                        data_dir=tmp / f"scaled-{run}", model=str(MODEL))
     start = time.perf_counter()
     stack.start()
     startup = time.perf_counter() - start
@@ -178,7 +180,8 @@ def bench_scaled(tmp: Path) -> dict:
                                    "postgres": postgres_rss(stack.postgres)}
         result["startup_s"] = round(startup, 1)
         result["replicas"] = len(stack.replica_ports)
-        result["latency_by_events"] = latency_by_length(stack.rasa_url, stack.token, OURS)
+        if full:
+            result["latency_by_events"] = latency_by_length(stack.rasa_url, stack.token, OURS)
         return result
     finally:
         stack.stop()
@@ -262,6 +265,45 @@ def ratios(results: dict) -> dict:
     return out
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def combine(runs: list[dict]) -> dict:
+    """The median of each figure over the runs (the first run's profile and lengths), and
+    each ratio to the bare bot as the median of the same-run ratios with their spread."""
+    out: dict = {}
+    for target in ("bare", "single", "scaled"):
+        first = runs[0][target]
+        combined = dict(first)
+        for load_name in ("one_at_a_time", f"{CONCURRENCY}_at_once"):
+            section = dict(first[load_name])
+            for key, value in first[load_name].items():
+                if isinstance(value, (int, float)):
+                    values = [r[target][load_name][key] for r in runs]
+                    section[key] = sum(values) if key == "errors" else round(_median(values), 1)
+            combined[load_name] = section
+        combined["memory_rss_mb"] = {name: round(_median([r[target]["memory_rss_mb"][name]
+                                                          for r in runs]), 1)
+                                     for name in first["memory_rss_mb"]}
+        out[target] = combined
+    out["ratios"] = {}
+    for target in ("single", "scaled"):
+        out["ratios"][target] = {}
+        for key in ("p95_one_at_a_time_vs_bare", "throughput_at_20_vs_bare"):
+            values = [r["ratios"][target][key] for r in runs]
+            out["ratios"][target][key] = round(_median(values), 2)
+            out["ratios"][target][key + "_spread"] = [min(values), max(values)]
+    return out
+
+
+def _ratio(ratio: dict, key: str) -> str:
+    low, high = ratio.get(key + "_spread", [ratio[key], ratio[key]])
+    return f"{ratio[key]:.2f}x" + (f" ({low:.2f}–{high:.2f})" if low != high else "")
+
+
 def table(results: dict) -> str:
     names = {"bare": "(a) bare `rasa init` bot, 1 server, in-memory",
              "single": "(b) ours, 1 Rasa + actions, SQLite",
@@ -280,15 +322,17 @@ def table(results: dict) -> str:
             f"{many['p50_ms']:.0f} / {many['p95_ms']:.0f} / {many['p99_ms']:.0f} | "
             f"{many['turns_per_s']:.1f} | {one['errors'] + many['errors']} | "
             f"{sum(mem.values()):,.0f} ({', '.join(f'{k} {v:,.0f}' for k, v in mem.items())}) | "
-            + (f"{ratio['p95_one_at_a_time_vs_bare']:.2f}x, {ratio['throughput_at_20_vs_bare']:.2f}x |"
-               if ratio else "1, 1 |"))
+            + (f"{_ratio(ratio, 'p95_one_at_a_time_vs_bare')}, "
+               f"{_ratio(ratio, 'throughput_at_20_vs_bare')} |" if ratio else "1, 1 |"))
     lengths = " | ".join(
         f"{n} events: {results['single']['latency_by_events'][n]['median_ms']:.0f} / "
         f"{results['scaled']['latency_by_events'][n]['median_ms']:.0f} ms" for n in map(str, LENGTHS))
     train = results["training_s"]
     rows += ["", f"Turn latency by conversation length, median, (b) / (c): {lengths}.",
              f"Full `rasa train`: (a) {train['bare']:.0f} s, ours {train['ours']:.0f} s. "
-             f"Measured {results['when']} on {results['machine']['cpus']} cores."]
+             f"Median of {results['runs']} runs (ratios: the median of the same-run ratios, "
+             f"their range in brackets); measured {results['when']} on "
+             f"{results['machine']['cpus']} cores."]
     return "\n".join(rows)
 
 
@@ -300,16 +344,23 @@ def write_readme(text: str) -> None:
         BENCHMARKS_DOC.write_text(f"{before}{start}\n{text}\n{end}{rest.split(end, 1)[1]}")
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    """`--runs N` (default 3): every target N times, one after the other in each run, so
+    that a ratio compares figures taken minutes apart on the same machine."""
+    runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 3
     tmp = Path(tempfile.mkdtemp(prefix="triage-bench-scale-"))
     tmp.chmod(0o755)  # PostgreSQL runs as `postgres` when we are root
     results = {"machine": {"cpus": os.cpu_count()}, "when": time.strftime("%Y-%m-%d %H:%M"),
-               "turns_per_conversation": TURNS}
+               "turns_per_conversation": TURNS, "runs": runs}
     bare = bare_project(tmp / "bare")
-    results["bare"] = bench_bare(bare)
-    results["single"] = bench_single(tmp)
-    results["scaled"] = bench_scaled(tmp)
-    results["ratios"] = ratios(results)
+    each = []
+    for run in range(runs):
+        one = {"bare": bench_bare(bare), "single": bench_single(tmp, run, full=run == 0),
+               "scaled": bench_scaled(tmp, run, full=run == 0)}
+        one["ratios"] = ratios(one)
+        each.append(one)
+    results.update(combine(each))
+    results["each_run"] = [{"ratios": r["ratios"]} for r in each]
     results["training_s"] = {"bare": train_seconds(bare, tmp / "bare-train"),
                              "ours": train_seconds(PROJECT_ROOT, tmp / "ours-train")}
     RESULTS.parent.mkdir(exist_ok=True)
@@ -321,4 +372,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
