@@ -328,6 +328,12 @@ def table(results: dict) -> str:
         f"{n} events: {results['single']['latency_by_events'][n]['median_ms']:.0f} / "
         f"{results['scaled']['latency_by_events'][n]['median_ms']:.0f} ms" for n in map(str, LENGTHS))
     train = results["training_s"]
+    failed = {key: results[key]["one_at_a_time"]["errors"] + results[key][f"{CONCURRENCY}_at_once"]["errors"]
+              for key in names}
+    for key, count in failed.items():
+        if count:
+            rows += ["", f"**Not comparable:** {names[key].split(' ', 1)[0]} gave {count} turns with no "
+                         "reply or an error (the ratios with it are not a measurement)."]
     rows += ["", f"Turn latency by conversation length, median, (b) / (c): {lengths}.",
              f"Full `rasa train`: (a) {train['bare']:.0f} s, ours {train['ours']:.0f} s. "
              f"Median of {results['runs']} runs (ratios: the median of the same-run ratios, "
