@@ -8,6 +8,7 @@ throw-away database, starting only the servers they need.
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
 import socket
@@ -22,8 +23,27 @@ from typing import Optional
 from bot.config import PROJECT_ROOT, env
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A free loopback port below the kernel's ephemeral range: a port from that range can be
+    taken as the local port of some outgoing connection before the server binds it."""
+    low = _ephemeral_range()[0]
+    for _ in range(200):
+        port = random.randrange(10000, low) if low > 10100 else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    with socket.socket() as s:  # every try was taken: let the kernel choose
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
