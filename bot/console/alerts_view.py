@@ -4,14 +4,14 @@ lines a nurse reads (who was told, when, and who acknowledged)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.alerts import staff
-from bot.alerts.models import NO_REPLY, Bundle, Delivery, QuietPatient
+from bot.alerts import digest, staff
+from bot.alerts.models import NO_REPLY, Delivery, QuietPatient
 from bot.console.queue import CHANNEL_GROUPS, PROCEDURES, LevelInfo, level_info
 from bot.sms import console_hooks as sms
 from bot.sms.models import Discharge
@@ -125,16 +125,9 @@ class AlertsPage:
     figures: staff.Figures
 
 
-def since_last_digest(s: Session, now: datetime) -> datetime:
-    """The digest's period: since the last digest, or the last day when none went out."""
-    last = s.scalar(select(func.max(Bundle.period_end))
-                    .where(Bundle.kind.in_(("daily", "manual"))))
-    return aware(last) if last else now - timedelta(days=1)
-
-
 def figures(s: Session, now: Optional[datetime] = None) -> staff.Figures:
     now = now or datetime.now(timezone.utc)
-    return staff.figures(s, since_last_digest(s, now))
+    return staff.figures(s, digest.period_start(s, now))  # the digest's own period
 
 
 def alerts_page(s: Session) -> AlertsPage:
