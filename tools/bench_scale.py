@@ -40,8 +40,8 @@ TURNS = 12
 OURS = ["hi, I had a bone marrow biopsy yesterday", "no", "a bit of blood on the plaster but it stopped",
         "yes it stopped when I pressed", "no", "no fever", "a bit sore but getting better", "3 days",
         "no", "no pus", "no lumps", "thanks"]
-# Only turns the bare bot's own stories and rules answer ("great" after "yes" is in none of
-# them, so a model trained without a fixed seed may stay silent there).
+# Only turns the bare bot's own stories and rules cover ("great" after "yes" is in none of
+# them), so its replies do not hang on how its unseeded dialogue model generalises.
 BARE = ["hi", "I am sad", "yes", "bye", "hello", "I'm feeling down", "no", "hey",
         "I am very happy", "bye", "are you a bot?", "goodbye"]
 SEQUENTIAL_CONVERSATIONS, CONCURRENT_CONVERSATIONS, CONCURRENCY = 10, 40, 20
