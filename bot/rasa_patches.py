@@ -15,9 +15,13 @@ tests/unit/test_rasa_patches.py compares the speed-ups with it.
    itself against the meta-schema and builds a new validator each time: 25 ms per call here,
    and our form makes two or three action calls a turn (py-spy under load: jsonschema and the
    urllib.parse calls it makes were about 30 % of the Rasa server's time, see
-   results/bench_scale.json). The same check with one validator built once takes 2 ms.
-   Keeps: the same schema, the same error raised (the best match, with Rasa's message), so a
-   malformed response is still refused.
+   results/bench_scale.json). The same check with one validator built once takes 3 ms for six
+   events, still 4 % of the server's samples: each event is tried against all 23 branches of
+   the schema's `oneOf`. Each branch fixes the event's type (`"event": {"const": ...}`), so an
+   event can only match the branch of its own type: the check takes that branch alone (0.3 ms).
+   Keeps: the same schema and the same verdict (an event of no known type, or one its branch
+   refuses, is refused); for a refused response, the full check runs and raises the same error
+   (the best match, with Rasa's message).
 
 2. `Event.resolve_by_type` (speed-up). Rasa finds the class of every stored event by walking
    all subclasses of Event (with an isabstract check each) for each event it reads: about
@@ -77,17 +81,52 @@ def check_rasa_version() -> None:
             f"compares them with Rasa's own), then update EXPECTED_RASA_VERSION.")
 
 
-# 1. Action server replies: one validator, built once.
+# 1. Action server replies: validators built once, each event checked against its own type's branch.
 
-@lru_cache(maxsize=1)
-def action_response_validator() -> jsonschema.protocols.Validator:
-    schema = RemoteAction.action_response_format_spec()
+def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     validator_class = jsonschema.validators.validator_for(schema)
     validator_class.check_schema(schema)
     return validator_class(schema)
 
 
+@lru_cache(maxsize=1)
+def action_response_validator() -> jsonschema.protocols.Validator:
+    return _validator(RemoteAction.action_response_format_spec())
+
+
+@lru_cache(maxsize=1)
+def _validators_by_event_type() -> tuple[jsonschema.protocols.Validator,
+                                         dict[str, jsonschema.protocols.Validator]]:
+    """The response schema without its events' schema, and for each event type the event
+    schema with its `oneOf` narrowed to that type's branch."""
+    schema = RemoteAction.action_response_format_spec()
+    event_schema = schema["properties"]["events"]["items"]
+    common = {key: value for key, value in event_schema.items() if key != "oneOf"}
+    by_type: dict[str, jsonschema.protocols.Validator] = {}
+    for branch in event_schema["oneOf"]:
+        type_name = branch["properties"]["event"]["const"]
+        if type_name in by_type:  # two branches of one type: only the full check is exact
+            raise ValueError(f"two event schemas for {type_name!r}")
+        by_type[type_name] = _validator({"allOf": [common, branch]})
+    outer = {**schema, "properties": {**schema["properties"], "events": {"type": "array"}}}
+    return _validator(outer), by_type
+
+
+def _is_valid_by_event_type(result: Any) -> bool:
+    outer, by_type = _validators_by_event_type()
+    if not outer.is_valid(result):
+        return False
+    for event in result.get("events", []):
+        type_name = event.get("event") if isinstance(event, dict) else None
+        validator = by_type.get(type_name) if isinstance(type_name, str) else None
+        if validator is None or not validator.is_valid(event):
+            return False
+    return True
+
+
 def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+    if _is_valid_by_event_type(result):
+        return True
     error = best_match(action_response_validator().iter_errors(result))
     if error is None:
         return True

@@ -1,7 +1,8 @@
 """Rasa's SQLTrackerStore on our DATABASE_URL (SQLite by default, PostgreSQL by URL).
 
 Named in endpoints.yml as `type: bot.storage.tracker_store.TriageTrackerStore`, so
-Rasa and our tables share one database setting.
+Rasa and our tables share one database setting. On SQLite its connections are pooled
+(bot.storage.db.pooled_sqlite_engine): Rasa's own engine opens one per read and per save.
 
 No in-memory fallback. Rasa wraps every tracker store in a FailSafeTrackerStore which, when
 the database fails, reads an empty conversation (the bot starts the questions again as if
@@ -22,7 +23,7 @@ from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, is_po
 
 from bot import rasa_patches
 from bot.config import settings
-from bot.storage.db import CONNECT_TIMEOUT_SECONDS, engine
+from bot.storage.db import CONNECT_TIMEOUT_SECONDS, engine, pooled_sqlite_engine
 
 
 class TriageTrackerStore(SQLTrackerStore):
@@ -41,6 +42,13 @@ class TriageTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
         if is_postgresql_url(url):
             self._reconnecting_engine(url)
+        elif url.startswith("sqlite:///"):
+            self._use_engine(pooled_sqlite_engine(url))
+
+    def _use_engine(self, new: sa.engine.Engine) -> None:
+        self.engine.dispose()
+        self.engine = new
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     def _reconnecting_engine(self, url: str) -> None:
         """Rasa's engine keeps pooled connections that die with a database restart, and the
@@ -50,6 +58,4 @@ class TriageTrackerStore(SQLTrackerStore):
         options = create_engine_kwargs(url)
         options["connect_args"] = {**options.get("connect_args", {}),
                                    "connect_timeout": CONNECT_TIMEOUT_SECONDS}
-        self.engine.dispose()
-        self.engine = sa.create_engine(url, pool_pre_ping=True, **options)
-        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        self._use_engine(sa.create_engine(url, pool_pre_ping=True, **options))

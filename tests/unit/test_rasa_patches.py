@@ -8,9 +8,20 @@ import inspect
 import jsonschema
 import pytest
 import rasa.version
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rasa.core.actions.action import RemoteAction
 from rasa.core.tracker_store import FailSafeTrackerStore
-from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    FollowupAction,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.utils.common import all_subclasses
 
 from bot import rasa_patches
@@ -105,6 +116,58 @@ def test_refuses_what_rasa_refuses_with_the_same_error(result):
         RemoteAction("x", None)._validate_action_result(result)
     assert ours.value.message.startswith(rasa_error.value.message)
     assert "Failed to validate Action server response" in ours.value.message
+
+
+def rasa_accepts(result) -> bool:
+    return jsonschema.validators.validator_for(SCHEMA)(SCHEMA).is_valid(result)
+
+
+SCHEMA = RemoteAction.action_response_format_spec()
+EVENT_TYPES = [branch["properties"]["event"]["const"]
+               for branch in SCHEMA["properties"]["events"]["items"]["oneOf"]]
+ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                      st.text(max_size=5), st.lists(st.integers(), max_size=2),
+                      st.dictionaries(st.sampled_from(["name", "confidence", "entity", "value"]),
+                                      st.one_of(st.text(max_size=3), st.integers()), max_size=2))
+# Values for the keys the event branches check: one the schema allows, or any JSON kind.
+KEY_VALUES = {
+    "name": st.text(max_size=3), "value": ANY_VALUE, "timestamp": st.floats(0, 1e9),
+    "metadata": st.just({}), "text": st.text(max_size=3), "policy": st.none(),
+    "confidence": st.floats(0, 1), "hide_rule_turn": st.booleans(),
+    "entities": st.just([{"entity": "site", "value": "hip"}]),
+    "parse_data": st.just({"intent": {"name": "greet", "confidence": 0.5}})}
+# Events of every type with those keys, and untyped or unknown events.
+EVENTS = st.one_of(
+    st.fixed_dictionaries({"event": st.sampled_from(EVENT_TYPES)}, optional={
+        key: st.one_of(allowed, allowed, ANY_VALUE) for key, allowed in KEY_VALUES.items()}),
+    st.dictionaries(st.sampled_from(["event", "name", "value"]),
+                    st.one_of(st.just("nonsense"), ANY_VALUE), max_size=3),
+    ANY_VALUE)
+REPLIES = st.lists(st.one_of(st.just({"text": "Hello"}), ANY_VALUE), max_size=2)
+RESPONSES = st.one_of(
+    st.fixed_dictionaries({"events": st.lists(EVENTS, min_size=1, max_size=3)},
+                          optional={"responses": REPLIES}),
+    st.fixed_dictionaries({}, optional={"events": ANY_VALUE, "responses": REPLIES}),
+    ANY_VALUE)
+
+
+@settings(max_examples=400, deadline=None)
+@given(RESPONSES)
+def test_the_check_by_event_type_gives_rasas_verdict(result):
+    try:
+        ours = RemoteAction("x", None)._validate_action_result(result)
+    except jsonschema.ValidationError:
+        ours = False
+    assert ours == rasa_accepts(result)
+
+
+def test_rasas_own_events_are_accepted():
+    events = [UserUttered("hi", {"name": "greet", "confidence": 0.9}), BotUttered("Hello"),
+              ActionExecuted("action_listen"), SlotSet("bleeding", "none"), ActiveLoop("triage_form"),
+              ActiveLoop(None), FollowupAction("action_triage_advice"), SessionStarted()]
+    result = {"events": [e.as_dict() for e in events], "responses": [{"text": "Hello"}]}
+    assert rasa_accepts(result)
+    assert RemoteAction("x", None)._validate_action_result(result) is True
 
 
 def test_every_event_type_resolves_to_the_class_rasa_finds():

@@ -47,6 +47,17 @@ def test_stores_and_reads_back_a_conversation(migrated_db, domain):
     assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["hello"]
 
 
+def test_on_sqlite_connections_are_pooled_and_wait_for_the_other_writer(migrated_db, domain):
+    store = TriageTrackerStore(domain)
+    assert isinstance(store.engine.pool, sa.pool.QueuePool)
+    with store.engine.connect() as first:
+        raw = first.connection.dbapi_connection
+        assert first.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert first.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    with store.engine.connect() as again:
+        assert again.connection.dbapi_connection is raw  # the same connection, reused
+
+
 def test_database_down_raises_instead_of_an_empty_conversation(migrated_db, domain):
     store = FailSafeTrackerStore(unreachable(TriageTrackerStore(domain)))
     with pytest.raises(sa.exc.OperationalError):
