@@ -20,6 +20,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -40,10 +41,12 @@ TURNS = 12
 OURS = ["hi, I had a bone marrow biopsy yesterday", "no", "a bit of blood on the plaster but it stopped",
         "yes it stopped when I pressed", "no", "no fever", "a bit sore but getting better", "3 days",
         "no", "no pus", "no lumps", "thanks"]
-# Only turns the bare bot's own stories and rules cover ("great" after "yes" is in none of
-# them), so its replies do not hang on how its unseeded dialogue model generalises.
-BARE = ["hi", "I am sad", "yes", "bye", "hello", "I'm feeling down", "no", "hey",
-        "I am very happy", "bye", "are you a bot?", "goodbye"]
+# The bare bot's script: its own training examples in the order of its stories and rules
+# (a fresh model misreads other wordings: "I'm feeling down" was read as mood_great once, and
+# the story had no answer to the "no" after it). bench_bare checks it answers every turn.
+BARE = ["hi", "I am sad", "yes", "bye", "hello", "I'm so sad", "no", "hey",
+        "I am great", "bye", "are you a bot?", "goodbye"]
+BARE_TRAININGS = 3  # a bare model that leaves a turn unanswered is trained again, this often
 SEQUENTIAL_CONVERSATIONS, CONCURRENT_CONVERSATIONS, CONCURRENCY = 10, 40, 20
 LENGTHS = (10, 100, 500)
 
@@ -113,6 +116,24 @@ def bare_project(folder: Path) -> Path:
     return folder
 
 
+class SilentModel(RuntimeError):
+    """The bare bot left a turn of its script unanswered: its figures would not be a turn's."""
+
+
+def bench_answering_bare(folder: Path) -> dict:
+    """bench_bare, on a bare model trained again (at most BARE_TRAININGS times in all) while
+    the one it has leaves a turn of the script unanswered."""
+    for training in range(1, BARE_TRAININGS + 1):
+        try:
+            result = bench_bare(folder)
+            result["trainings"] = training
+            return result
+        except SilentModel:
+            if training == BARE_TRAININGS:
+                raise
+            train_seconds(folder, folder / "models")
+
+
 def bench_bare(folder: Path) -> dict:
     from bot.stack import _healthy, free_port
 
@@ -130,6 +151,10 @@ def bench_bare(folder: Path) -> dict:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"bare Rasa did not start; see {folder / 'rasa.log'}")
             time.sleep(0.5)
+        logs, _ = asyncio.run(run_load(url, scripts(BARE, 1, "bare-check"), 1))
+        unanswered = TURNS - sum(a.ok for log in logs for a in log.attempts)
+        if unanswered:
+            raise SilentModel(f"the bare model left {unanswered} of {TURNS} turns unanswered")
         result = load(url, BARE, "bare")
         result["memory_rss_mb"] = {"rasa": rss_mb(process.pid)}
         return result
@@ -165,6 +190,69 @@ def bench_single(tmp: Path, run: int = 0, full: bool = True) -> dict:
         return result
     finally:
         stack.stop()
+
+
+class CountingProxy:
+    """Forwards Rasa's action calls to the action server and counts them by action name,
+    in a thread of its own (on loopback; used apart from the timed load, which it would slow)."""
+
+    def __init__(self, port: int, target: str) -> None:
+        self.port, self.target, self.calls = port, target, Counter()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        from aiohttp import ClientSession, web
+
+        async def forward(request: web.Request) -> web.Response:
+            body = await request.read()
+            self.calls[json.loads(body).get("next_action", "?")] += 1
+            async with ClientSession() as session, session.post(
+                    self.target, data=body, headers={k: v for k, v in request.headers.items()
+                                                     if k.lower() not in ("host", "content-length")}
+            ) as answer:
+                return web.Response(body=await answer.read(), status=answer.status,
+                                    content_type=answer.content_type)
+
+        app = web.Application()
+        app.router.add_post("/webhook", forward)
+        runner = web.AppRunner(app)
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(runner.setup())
+        self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        self._ready.wait(30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def actions_per_turn(tmp: Path, conversations: int = 5) -> dict:
+    """Action server calls per patient turn (b), counted by a proxy between Rasa and it."""
+    from bot.stack import Stack, free_port
+
+    database = f"sqlite:///{tmp / 'calls.db'}"
+    migrate(database)
+    proxy_port, action_port = free_port(), free_port()
+    stack = Stack(rasa_port=free_port(), action_port=proxy_port, token=secrets.token_hex(8),
+                  model=str(MODEL), log_dir=tmp / "calls-logs", env={"DATABASE_URL": database})
+    with CountingProxy(proxy_port, f"http://127.0.0.1:{action_port}/webhook") as proxy:
+        stack.start_actions(port=action_port)
+        stack.start_rasa()
+        try:
+            stack.wait_until_up()
+            logs, _ = asyncio.run(run_load(stack.rasa_url, scripts(OURS, conversations, "calls"), 1))
+            turns = sum(a.ok for log in logs for a in log.attempts)
+        finally:
+            stack.stop()
+    return {"turns": turns, "calls": sum(proxy.calls.values()), "by_action": dict(proxy.calls),
+            "per_turn": round(sum(proxy.calls.values()) / turns, 2) if turns else None}
 
 
 def bench_scaled(tmp: Path, run: int = 0, full: bool = True) -> dict:
@@ -330,12 +418,20 @@ def table(results: dict) -> str:
         f"{n} events: {results['single']['latency_by_events'][n]['median_ms']:.0f} / "
         f"{results['scaled']['latency_by_events'][n]['median_ms']:.0f} ms" for n in map(str, LENGTHS))
     train = results["training_s"]
+    if results["bare"].get("trainings", 1) > 1:
+        rows += ["", f"The bare model answered its whole script after {results['bare']['trainings']} "
+                     "trainings (`rasa init`'s model is not seeded)."]
     failed = {key: results[key]["one_at_a_time"]["errors"] + results[key][f"{CONCURRENCY}_at_once"]["errors"]
               for key in names}
     for key, count in failed.items():
         if count:
             rows += ["", f"**Not comparable:** {names[key].split(' ', 1)[0]} gave {count} turns with no "
                          "reply or an error (the ratios with it are not a measurement)."]
+    calls = results.get("actions_per_turn")
+    if calls:
+        rows += ["", f"Action server calls per patient turn, (b): {calls['per_turn']} "
+                     f"({calls['calls']} calls in {calls['turns']} turns: "
+                     + ", ".join(f"{name} {n}" for name, n in sorted(calls["by_action"].items())) + ")."]
     rows += ["", f"Turn latency by conversation length, median, (b) / (c): {lengths}.",
              f"Full `rasa train`: (a) {train['bare']:.0f} s, ours {train['ours']:.0f} s. "
              f"Median of {results['runs']} runs (ratios: the median of the same-run ratios, "
@@ -363,12 +459,13 @@ def main(argv: list[str]) -> None:
     bare = bare_project(tmp / "bare")
     each = []
     for run in range(runs):
-        one = {"bare": bench_bare(bare), "single": bench_single(tmp, run, full=run == 0),
+        one = {"bare": bench_answering_bare(bare), "single": bench_single(tmp, run, full=run == 0),
                "scaled": bench_scaled(tmp, run, full=run == 0)}
         one["ratios"] = ratios(one)
         each.append(one)
     results.update(combine(each))
     results["each_run"] = [{"ratios": r["ratios"]} for r in each]
+    results["actions_per_turn"] = actions_per_turn(tmp)
     results["training_s"] = {"bare": train_seconds(bare, tmp / "bare-train"),
                              "ours": train_seconds(PROJECT_ROOT, tmp / "ours-train")}
     RESULTS.parent.mkdir(exist_ok=True)
