@@ -25,6 +25,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Optional
 
 import requests
 
@@ -152,9 +153,9 @@ def bench_bare(folder: Path) -> dict:
                 raise RuntimeError(f"bare Rasa did not start; see {folder / 'rasa.log'}")
             time.sleep(0.5)
         logs, _ = asyncio.run(run_load(url, scripts(BARE, 1, "bare-check"), 1))
-        unanswered = TURNS - sum(a.ok for log in logs for a in log.attempts)
+        unanswered = len(BARE) - sum(a.ok for log in logs for a in log.attempts)
         if unanswered:
-            raise SilentModel(f"the bare model left {unanswered} of {TURNS} turns unanswered")
+            raise SilentModel(f"the bare model left {unanswered} of {len(BARE)} turns unanswered")
         result = load(url, BARE, "bare")
         result["memory_rss_mb"] = {"rasa": rss_mb(process.pid)}
         return result
@@ -168,14 +169,21 @@ def migrate(database_url: str) -> None:
                    capture_output=True, env={**os.environ, "DATABASE_URL": database_url})
 
 
-def bench_single(tmp: Path, run: int = 0, full: bool = True) -> dict:
-    """`full`: also the profile and the latency by conversation length (first run only)."""
+def single_stack(tmp: Path, name: str, action_port: Optional[int] = None):
+    """Target (b), not started: one Rasa server and the action server on a new SQLite file.
+    `action_port`: where Rasa calls the actions (by default, the action server's own port)."""
     from bot.stack import Stack, free_port
 
-    database = f"sqlite:///{tmp / f'single-{run}.db'}"
+    database = f"sqlite:///{tmp / f'{name}.db'}"
     migrate(database)
-    stack = Stack(rasa_port=free_port(), action_port=free_port(), token=secrets.token_hex(8),
-                  model=str(MODEL), log_dir=tmp / f"single-logs-{run}", env={"DATABASE_URL": database})
+    return Stack(rasa_port=free_port(), action_port=action_port or free_port(),
+                 token=secrets.token_hex(8), model=str(MODEL), log_dir=tmp / f"{name}-logs",
+                 env={"DATABASE_URL": database})
+
+
+def bench_single(tmp: Path, run: int = 0, full: bool = True) -> dict:
+    """`full`: also the profile and the latency by conversation length (first run only)."""
+    stack = single_stack(tmp, f"single-{run}")
     start = time.perf_counter()
     stack.start()
     startup = time.perf_counter() - start
@@ -205,20 +213,26 @@ class CountingProxy:
     def _serve(self) -> None:
         from aiohttp import ClientSession, web
 
+        asyncio.set_event_loop(self._loop)
+
+        async def new_session() -> ClientSession:  # made inside the loop it will run on
+            return ClientSession()
+
+        session = self._session = self._loop.run_until_complete(new_session())
+
         async def forward(request: web.Request) -> web.Response:
             body = await request.read()
             self.calls[json.loads(body).get("next_action", "?")] += 1
-            async with ClientSession() as session, session.post(
-                    self.target, data=body, headers={k: v for k, v in request.headers.items()
-                                                     if k.lower() not in ("host", "content-length")}
-            ) as answer:
+            async with session.post(self.target, data=body,
+                                    headers={k: v for k, v in request.headers.items()
+                                             if k.lower() not in ("host", "content-length")}
+                                    ) as answer:
                 return web.Response(body=await answer.read(), status=answer.status,
                                     content_type=answer.content_type)
 
         app = web.Application()
         app.router.add_post("/webhook", forward)
         runner = web.AppRunner(app)
-        asyncio.set_event_loop(self._loop)
         self._loop.run_until_complete(runner.setup())
         self._loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
         self._ready.set()
@@ -230,18 +244,16 @@ class CountingProxy:
         return self
 
     def __exit__(self, *exc) -> None:
+        asyncio.run_coroutine_threadsafe(self._session.close(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
 
 
 def actions_per_turn(tmp: Path, conversations: int = 5) -> dict:
     """Action server calls per patient turn (b), counted by a proxy between Rasa and it."""
-    from bot.stack import Stack, free_port
+    from bot.stack import free_port
 
-    database = f"sqlite:///{tmp / 'calls.db'}"
-    migrate(database)
     proxy_port, action_port = free_port(), free_port()
-    stack = Stack(rasa_port=free_port(), action_port=proxy_port, token=secrets.token_hex(8),
-                  model=str(MODEL), log_dir=tmp / "calls-logs", env={"DATABASE_URL": database})
+    stack = single_stack(tmp, "calls", action_port=proxy_port)
     with CountingProxy(proxy_port, f"http://127.0.0.1:{action_port}/webhook") as proxy:
         stack.start_actions(port=action_port)
         stack.start_rasa()
